@@ -1,0 +1,53 @@
+# digitlib: two commands do all the set-up on a fresh machine.
+#   make lab   create .venv, install the pinned requirements and digitlib, fetch MNIST, start JupyterLab
+#   make test  the same set-up, then ruff, the unit tests, the browser test and pytest --nbval on every notebook
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.digitlib-installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: lab test setup data lint unit nbval browser-deps clean
+
+setup: $(STAMP) data
+
+# Reinstalls only when requirements.txt or pyproject.toml changed since the last install.
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+data: $(STAMP)
+	$(BIN)/python -m digitlib.data
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.open_browser=False
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: setup browser-deps
+	$(BIN)/python -m pytest tests
+
+nbval: setup
+	$(BIN)/python -m pytest --nbval notebooks/
+
+test: lint unit nbval
+
+# The browser test drives Debian's Chromium (no browser download is possible offline).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then \
+	    sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else \
+	    echo "Chromium is not installed and cannot be installed here: the browser test will be skipped."; \
+	  fi; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
