@@ -134,6 +134,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, _default_mode())  # mkstemp creates 0600; the cache is an ordinary shared file
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -142,6 +143,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _default_mode() -> int:
+    """The mode a new file gets from the process umask (0644 under the usual umask 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _cached(folder: Path) -> dict[str, bytes] | None:
@@ -240,8 +248,11 @@ def fetch_mnist(
     for label, fetch in SOURCES if sources is None else sources:
         try:
             files = fetch(progress)
-            for name, data in files.items():
-                verify(name, data)
+            missing = sorted(set(MNIST_FILES) - set(files))
+            if missing:
+                raise MnistUnavailableError(f"it did not provide {', '.join(missing)}")
+            for name in MNIST_FILES:
+                verify(name, files[name])
         except (MnistUnavailableError, ChecksumError, OSError, subprocess.SubprocessError) as err:
             errors.append(f"{label}: {err}")
             progress(f"  {label} did not work: {err}")

@@ -11,6 +11,8 @@ from typing import Any
 
 import keras
 
+from digitlib import data
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: The pretrained model that ships with digitlib (see the README for the command that made it).
 SHIPPED_MODEL = PROJECT_ROOT / "models" / "digitlib_cnn.keras"
@@ -37,6 +39,7 @@ def _replace_atomically(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     try:
+        os.chmod(tmp, data._default_mode())  # mkstemp creates 0600; a model file is an ordinary file
         write(tmp)
         os.replace(tmp, path)
     except BaseException:
