@@ -81,14 +81,13 @@ def make_dataset(
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
 
-    def to_float(x, y):
-        y = tf.one_hot(y, models.NUM_CLASSES) if one_hot else y
-        return tf.cast(x, tf.float32)[..., None] / 255.0, y
+    def prepare(x, y):
+        x = tf.cast(x, tf.float32)[..., None] / 255.0
+        if augment is not None:
+            x = augment_batch(x, augment, labels=y)
+        return x, tf.one_hot(y, models.NUM_CLASSES) if one_hot else y
 
-    ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
-    if augment is not None:
-        ds = ds.map(lambda x, y: (augment_batch(x, augment), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def make_optimizer(recipe: Recipe, steps_per_epoch: int) -> keras.optimizers.Optimizer:

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from digitlib import mnist_stats
-from digitlib.augment import AugmentConfig, augment_batch, random_affine, random_thickness
+from digitlib.augment import AugmentConfig, augment_batch, handwriting_styles, random_affine, random_thickness
 
 NO_CHANGE = AugmentConfig(rotation_deg=0.0, scale=(1.0, 1.0), aspect=0.0, shear=0.0, shift_px=0.0, thickness_prob=0.0)
 
@@ -83,3 +83,26 @@ def test_thickness_adds_or_removes_ink_as_configured(digits, thin_share, directi
 def test_thickness_probability_zero_changes_nothing(digits):
     cfg = AugmentConfig(thickness_prob=0.0)
     np.testing.assert_array_equal(random_thickness(digits, cfg).numpy(), digits.numpy())
+
+
+def test_handwriting_styles_mark_only_zeros_ones_and_sevens(mnist):
+    (x_train, y_train), _ = mnist
+    idx = np.concatenate([np.flatnonzero(y_train == d)[:6] for d in range(10)])
+    images = tf.constant(x_train[idx, ..., None].astype(np.float32) / 255.0)
+    labels = y_train[idx]
+    out = handwriting_styles(images, tf.constant(labels), replace(AugmentConfig(), style_prob=1.0)).numpy()
+    added = (out - images.numpy()).sum(axis=(1, 2, 3))
+    styled = np.isin(labels, (0, 1, 7))
+    assert np.all(added[~styled] == 0)  # other digits are untouched
+    assert np.all(added[styled] > 3.0)  # a stroke of a few pixels was drawn
+    assert out.max() <= 1.0
+
+
+def test_slash_crosses_the_middle_of_a_zero(mnist):
+    (x_train, y_train), _ = mnist
+    zeros = x_train[y_train == 0][:20, ..., None].astype(np.float32) / 255.0
+    out = handwriting_styles(tf.constant(zeros), tf.zeros(20, tf.int32), replace(AugmentConfig(), style_prob=1.0))
+    # A zero's centre is empty; the slash puts ink there.
+    centre = lambda batch: np.asarray(batch)[:, 13:15, 13:15, 0].max(axis=(1, 2))  # noqa: E731
+    assert np.mean(centre(zeros) > 0.5) < 0.5
+    assert np.all(centre(out) > 0.5)
