@@ -1,0 +1,277 @@
+"""How well does the recogniser read digits and numbers that people really draw?
+
+Pen trajectories of real handwriting (UNIPEN, in the format of
+``../shared/data/unipen-digits-dev.json.gz``, see its README) are drawn the way the drawing pad
+draws them (:func:`digitlib.render.render_strokes`): at varied sizes, positions and pen widths,
+in the three canvas looks. Each drawing is read four ways:
+
+- pixels: ``Recognizer.predict_image`` / ``predict_number`` on the canvas image;
+- strokes: ``Recognizer.predict_strokes`` / ``predict_number_strokes`` (what the pad uses);
+- the tutorials' baseline: the whole dark-on-white canvas resized to 28×28, as is;
+- the same with the tutorials' "invert" fix (white ink on black).
+
+Numbers are 3–5 digits by one writer side by side, with realistic gaps (some nearly touching).
+Everything is seeded, so two runs with the same options draw the same canvases.
+
+    python benchmarks/drawn_digits.py ../shared/data/unipen-digits-dev.json.gz
+    python benchmarks/drawn_digits.py PATH --model runs/digitlib_cnn.keras --limit 1000 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from digitlib.recognizer import CONFIDENCE_THRESHOLD, Recognizer
+from digitlib.render import LOOKS, render_strokes
+
+CANVAS = 280
+HEIGHT_RANGE = (0.4, 0.9)  # digit height, as a fraction of the canvas height
+NUMBER_HEIGHT_RANGE = (0.35, 0.7)
+PEN_RANGE = (8.0, 30.0)  # pen width, canvas px
+
+
+@dataclass
+class Sample:
+    label: int
+    writer: str
+    inst: str
+    strokes: list[np.ndarray]  # in the file's 1000-unit box, y down
+
+
+def load_samples(path: Path) -> list[Sample]:
+    """Read the gzip-compressed JSON of pen trajectories."""
+    with gzip.open(path, "rt") as f:
+        data = json.load(f)
+    return [
+        Sample(
+            int(s["label"]),
+            s["writer"],
+            s["inst"],
+            [np.asarray(stroke, dtype=np.float64) for stroke in s["strokes"] if stroke],
+        )
+        for s in data["samples"]
+    ]
+
+
+def extent(strokes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    points = np.concatenate(strokes)
+    return points.min(axis=0), points.max(axis=0)
+
+
+def place(strokes: list[np.ndarray], scale: float, left: float, top: float) -> list[np.ndarray]:
+    """Scale strokes by ``scale`` and move the path's top-left corner to (left, top)."""
+    low, _ = extent(strokes)
+    return [(s - low) * scale + (left, top) for s in strokes]
+
+
+def fit_scale(strokes: list[np.ndarray], height: float, max_width: float) -> float:
+    """The scale that makes the path ``height`` tall, or ``max_width`` wide if it is wider."""
+    low, high = extent(strokes)
+    size = np.maximum(high - low, 1.0)
+    return float(min(height / size[1], max_width / size[0]))
+
+
+def draw_digit(sample: Sample, rng: np.random.Generator) -> tuple[list[np.ndarray], float]:
+    """Strokes for one digit on the CANVAS×CANVAS pad: random size, position and pen width."""
+    pen = rng.uniform(*PEN_RANGE)
+    room = CANVAS - pen - 4  # the path must fit with the pen's half-width and 2 px each side
+    scale = fit_scale(sample.strokes, rng.uniform(*HEIGHT_RANGE) * CANVAS, room)
+    low, high = extent(sample.strokes)
+    width, height = (high - low) * scale
+    left = pen / 2 + 2 + rng.uniform(0, max(room - width, 0))
+    top = pen / 2 + 2 + rng.uniform(0, max(room - height, 0))
+    return place(sample.strokes, scale, left, top), pen
+
+
+def draw_number(samples: list[Sample], rng: np.random.Generator) -> tuple[list[np.ndarray], tuple[int, int], float]:
+    """Strokes of several digits side by side, as one person writes a number on the pad."""
+    pen = rng.uniform(*PEN_RANGE)
+    height = rng.uniform(*NUMBER_HEIGHT_RANGE) * CANVAS
+    strokes, x = [], rng.uniform(10, 40) + pen / 2
+    baseline = rng.uniform(0.1 * CANVAS + height, 0.9 * CANVAS)
+    for sample in samples:
+        scale = fit_scale(sample.strokes, height * rng.uniform(0.9, 1.1), 1.5 * height)
+        low, high = extent(sample.strokes)
+        h = (high[1] - low[1]) * scale
+        bottom = min(baseline + rng.uniform(-0.05, 0.05) * height, CANVAS - pen / 2 - 2)
+        placed = place(sample.strokes, scale, x, max(bottom - h, pen / 2 + 2))
+        strokes.extend(placed)
+        right = extent(placed)[1][0]
+        # Gap between the inked boxes: usually a fifth of the height, sometimes nearly touching.
+        gap = rng.uniform(1, 4) if rng.random() < 0.25 else height * rng.uniform(0.05, 0.35)
+        x = right + pen + gap
+    width = int(np.ceil(x + rng.uniform(10, 40)))
+    return strokes, (width, CANVAS), pen
+
+
+def tutorial_input(canvas_rgb: np.ndarray, invert: bool) -> np.ndarray:
+    """The tutorials' way: the whole canvas resized to 28×28, grey, /255 (optionally inverted)."""
+    grey = Image.fromarray(canvas_rgb).convert("L").resize((28, 28))
+    image = np.asarray(grey, dtype=np.float32) / 255.0
+    return 1.0 - image if invert else image
+
+
+def percent(hits: int | float, total: int) -> str:
+    return f"{100.0 * hits / total:6.2f}%" if total else "    n/a"
+
+
+def run_digits(rec: Recognizer, samples: list[Sample], seed: int) -> list[dict]:
+    """Each digit drawn once (random size, place, pen) and read from the canvas in all three
+    looks, from its strokes, and the tutorials' way."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    baseline_inputs = {"resize": [], "resize+invert": []}
+    for sample in samples:
+        strokes, pen = draw_digit(sample, rng)
+        height = extent(strokes)[1][1] - extent(strokes)[0][1]
+        row = dict(label=sample.label, inst=sample.inst, pen=pen, height=height / CANVAS)
+        for look in LOOKS:
+            canvas = render_strokes(strokes, CANVAS, pen, look)
+            prediction = rec.predict_image(canvas)
+            row[look], row[f"{look}_conf"] = prediction.digit, prediction.confidence
+            if look == "dark_on_light":
+                baseline_inputs["resize"].append(tutorial_input(canvas, invert=False))
+                baseline_inputs["resize+invert"].append(tutorial_input(canvas, invert=True))
+        prediction = rec.predict_strokes(strokes, CANVAS, pen)
+        row["stroke"], row["stroke_conf"] = prediction.digit, prediction.confidence
+        # The pixel path's figure is the first look's; the others are in the per-look columns.
+        row["pixel"], row["pixel_conf"] = row[LOOKS[0]], row[f"{LOOKS[0]}_conf"]
+        rows.append(row)
+    for name, images in baseline_inputs.items():
+        predicted = []
+        for start in range(0, len(images), 512):
+            predicted.extend(rec.predict_mnist(np.stack(images[start : start + 512])).argmax(1))
+        for row, digit in zip(rows, predicted, strict=True):
+            row[name] = int(digit)
+    return rows
+
+
+def run_numbers(rec: Recognizer, samples: list[Sample], count: int, seed: int) -> list[dict]:
+    """Numbers of 3-5 digits by one writer, read from the canvas in all three looks and from
+    their strokes."""
+    rng = np.random.default_rng(seed + 1)
+    by_writer = defaultdict(list)
+    for sample in samples:
+        by_writer[sample.writer].append(sample)
+    writers = sorted(w for w, s in by_writer.items() if len(s) >= 5)
+    rows = []
+    for _ in range(count):
+        pool = by_writer[writers[rng.integers(len(writers))]]
+        length = int(rng.integers(3, 6))
+        chosen = [pool[j] for j in rng.choice(len(pool), length, replace=False)]
+        strokes, size, pen = draw_number(chosen, rng)
+        row = dict(truth="".join(str(s.label) for s in chosen), length=length)
+        for look in LOOKS:
+            number = rec.predict_number(render_strokes(strokes, size, pen, look))
+            row[look], row[f"{look}_count"] = number.text, len(number.digits)
+        number = rec.predict_number_strokes(strokes, size, pen)
+        row["stroke"], row["stroke_count"] = number.text, len(number.digits)
+        rows.append(row)
+    return rows
+
+
+def accuracy(rows: list[dict], key: str, truth: str = "label") -> str:
+    return percent(sum(r[key] == r[truth] for r in rows), len(rows))
+
+
+def report_digits(rows: list[dict]) -> None:
+    total = len(rows)
+    print(f"\nDIGITS ({total} drawings, each read from the canvas in every look)")
+    print("  method                       accuracy")
+    for look in LOOKS:
+        print(f"  pixels, {look:<20} {accuracy(rows, look)}   (predict_image)")
+    print(f"  strokes                      {accuracy(rows, 'stroke')}   (predict_strokes)")
+    print(f"  tutorial: resize             {accuracy(rows, 'resize')}   (dark on white, as is)")
+    print(f"  tutorial: resize + invert    {accuracy(rows, 'resize+invert')}")
+
+    for key in (LOOKS[0], "stroke"):
+        sure = [r for r in rows if r[f"{key}_conf"] >= CONFIDENCE_THRESHOLD]
+        unsure = [r for r in rows if r[f"{key}_conf"] < CONFIDENCE_THRESHOLD]
+        print(
+            f"  {key}: confident (p >= {CONFIDENCE_THRESHOLD}) on {percent(len(sure), total)} "
+            f"with accuracy {accuracy(sure, key)}; 'not sure' on {len(unsure)}, of which "
+            f"{sum(r[key] != r['label'] for r in unsure)} were wrong"
+        )
+
+    def table(title: str, groups: list[tuple[str, list[dict]]]) -> None:
+        print(f"\n  {title:<18}{'pixels':>9}{'strokes':>9}{'n':>6}")
+        for name, subset in groups:
+            print(f"    {name:<16}{accuracy(subset, LOOKS[0]):>9}{accuracy(subset, 'stroke'):>9}{len(subset):>6}")
+
+    table("per class", [(str(d), [r for r in rows if r["label"] == d]) for d in range(10)])
+    for key in (LOOKS[0], "stroke"):
+        confusions = Counter((r["label"], r[key]) for r in rows if r[key] != r["label"])
+        common = ", ".join(f"{t}->{p}: {n}" for (t, p), n in confusions.most_common(12))
+        print(f"\n  most common confusions ({key}, true->read): {common}")
+    pens = [(8, 14), (14, 20), (20, 25), (25, 30.01)]
+    table(
+        "by pen width (px)",
+        [(f"{lo:g}-{hi:.0f}", [r for r in rows if lo <= r["pen"] < hi]) for lo, hi in pens],
+    )
+    heights = [(0.0, 0.5), (0.5, 0.65), (0.65, 0.8), (0.8, 1.0)]
+    table(
+        "by digit height",
+        [(f"{lo:.2f}-{hi:.2f}", [r for r in rows if lo <= r["height"] < hi]) for lo, hi in heights],
+    )
+    insts = sorted({r["inst"] for r in rows})
+    table("by institution", [(i, [r for r in rows if r["inst"] == i]) for i in insts])
+
+
+def report_numbers(rows: list[dict]) -> None:
+    total = len(rows)
+    print(f"\nNUMBERS ({total} numbers of 3-5 digits by one writer, each in every look)")
+    print("  method                       accuracy  right digit count")
+    for key, what in [(look, f"pixels, {look}") for look in LOOKS] + [("stroke", "strokes")]:
+        count_ok = percent(sum(r[f"{key}_count"] == r["length"] for r in rows), total)
+        print(f"  {what:<28} {accuracy(rows, key, 'truth')}   {count_ok}")
+    for length in (3, 4, 5):
+        subset = [r for r in rows if r["length"] == length]
+        print(
+            f"    {length} digits: pixels {accuracy(subset, LOOKS[0], 'truth')}, "
+            f"strokes {accuracy(subset, 'stroke', 'truth')} (n={len(subset)})"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "path", type=Path, help="pen trajectories (.json.gz), e.g. ../shared/data/unipen-digits-dev.json.gz"
+    )
+    parser.add_argument("--model", type=Path, default=None, help="a .keras model (default: the shipped one)")
+    parser.add_argument("--limit", type=int, default=None, help="use this many digits (a seeded random subset)")
+    parser.add_argument("--numbers", type=int, default=1000, help="how many numbers to draw (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    args = parser.parse_args(argv)
+
+    if not args.path.is_file():
+        parser.error(f"{args.path} is not a file")
+    samples = load_samples(args.path)
+    rec = Recognizer.load(args.model)
+    print(f"model: {rec.name}")
+    print(f"data: {args.path} ({len(samples)} digits, {len({s.writer for s in samples})} writers), seed {args.seed}")
+    digits = samples
+    if args.limit is not None and args.limit < len(samples):
+        chosen = np.random.default_rng(args.seed).choice(len(samples), args.limit, replace=False)
+        digits = [samples[i] for i in sorted(chosen)]
+
+    start = time.perf_counter()
+    report_digits(run_digits(rec, digits, args.seed))
+    numbers = run_numbers(rec, samples, args.numbers, args.seed) if args.numbers > 0 else []
+    if numbers:
+        report_numbers(numbers)
+    print(f"\n({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,395 @@
+"""The MNIST recipe, applied to any canvas image or to pen strokes.
+
+MNIST digits were made by fitting each digit into a 20×20 box (keeping its aspect ratio,
+anti-aliased), then placing that box in a 28×28 field so that the centre of mass of the ink
+lands on the centre. A model trained on MNIST expects exactly that: white ink on black, the
+digit about 20 px tall, strokes about 2–3 px wide. A drawing on a canvas is none of these, so
+:func:`to_mnist` redoes the recipe:
+
+1. find the ink whatever the look (dark on light, light on dark, opaque ink on a transparent
+   RGBA canvas), and tell faint noise from ink;
+2. drop specks (isolated dots far smaller than a stroke);
+3. crop to the ink and scale it so the longest side is 80 px (4× the 20-px box);
+4. bring the stroke width into MNIST's range (thin pens are thickened, thick pens thinned);
+5. scale the longest side to 20 px with area averaging (anti-aliasing);
+6. place it in 28×28 so that its centre of mass is at (14, 14), as in MNIST.
+
+:func:`strokes_to_mnist` does the same from pen strokes, which is more exact: the strokes are
+drawn directly at MNIST's scale with a pen of MNIST's width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from digitlib.render import Strokes, render_coverage, validate_strokes
+
+MNIST_SIZE = 28
+#: MNIST fits each digit in a box of this size before centring it in the 28×28 field.
+BOX_SIZE = 20
+#: MNIST's centre of mass, in pixel-index coordinates (measured: 14.0 ± 0.3 on the training set).
+MNIST_CENTRE = 14.0
+
+#: Stroke widths are brought into this range (px at MNIST scale, where the longest side of the
+#: digit, strokes included, is 20 px). MNIST's own widths, measured by :func:`stroke_width` on
+#: the 28×28 training images, have quartiles 2.4 / 2.7 / 3.2 px (10th-90th percentile 2.2-3.8);
+#: measured the same way, digits made with this range land in MNIST's interquartile range.
+MIN_STROKE_WIDTH = 2.2
+MAX_STROKE_WIDTH = 3.0
+
+SMALLEST_SIDE = 8
+LARGEST_SIDE = 8192
+#: Larger images are box-downsampled to at most this side first, so time stays bounded.
+MAX_WORK_SIDE = 512
+#: The digit is scaled to this longest side (4× the 20-px box) for the stroke-width work.
+WORK_BOX = 4 * BOX_SIZE
+WORK_MARGIN = 10
+
+#: An image whose ink differs from the background by less than this (0–1 scale) is blank.
+MIN_CONTRAST = 0.2
+#: Differences from the background below this (0–1 scale) are noise, not ink.
+NOISE_FLOOR = 0.08
+#: A pixel is inked (for connected components and bounding boxes) above this coverage.
+INK_THRESHOLD = 0.35
+#: A connected piece of ink whose longest side is under this many stroke widths is a speck
+#: (a pen tap, a stray dot), not part of a digit.
+SPECK_WIDTHS = 1.25
+#: ... and so is any piece smaller than this fraction of the image's longest side.
+SPECK_FRACTION = 0.02
+
+
+@dataclass(frozen=True)
+class Ink:
+    """Ink found in an image.
+
+    Attributes:
+        coverage: float32 (h, w) in [0, 1]: 1 where the pixel is fully inked.
+        scale: canvas pixels per coverage pixel (1, or more when a big image was downsampled).
+    """
+
+    coverage: np.ndarray
+    scale: int
+
+
+def validate_image(image: np.ndarray) -> np.ndarray:
+    """Check an image and return it as float32 (H, W, C) in [0, 1] with C in (1, 3, 4).
+
+    Accepted: a numpy array (or anything ``np.asarray`` turns into one, like a Pillow image)
+    of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), with dtype uint8 (0–255), bool, or
+    float with values in [0, 1], each side between 8 and 8192 px.
+
+    Raises:
+        ValueError: saying what is expected, for any other input.
+    """
+    array = np.asarray(image)
+    expected = (
+        "expected an image as a numpy array of shape (H, W), (H, W, 3) or (H, W, 4) with "
+        "dtype uint8 (0-255) or float (0-1)"
+    )
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise ValueError(f"{expected}; got shape {array.shape}")
+    height, width = array.shape[:2]
+    if min(height, width) < SMALLEST_SIDE or max(height, width) > LARGEST_SIDE:
+        raise ValueError(
+            f"{expected}, each side {SMALLEST_SIDE} to {LARGEST_SIDE} px; got {height}×{width} (resize the image first)"
+        )
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * np.uint8(255)
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{expected}; the image contains NaN or infinite values")
+        low, high = float(array.min()), float(array.max())
+        if low < -1e-3 or high > 1 + 1e-3:
+            raise ValueError(
+                f"{expected}; this float image has values in [{low:g}, {high:g}] "
+                "(divide 0-255 values by 255, or pass them as uint8)"
+            )
+        return array
+    raise ValueError(f"{expected}; got dtype {array.dtype} (convert with image.astype(np.uint8) for 0-255 values)")
+
+
+def _downsample(array: np.ndarray, factor: int) -> np.ndarray:
+    """Box-average (H, W, C) by an integer factor; trailing rows and columns that don't fit
+    are dropped. The result is float32 in [0, 1] (not rounded, so every look of a canvas
+    gives the same ink)."""
+    if factor == 1:
+        return array
+    height, width = (array.shape[0] // factor) * factor, (array.shape[1] // factor) * factor
+    blocks = array[:height, :width].reshape(height // factor, factor, width // factor, factor, array.shape[2])
+    mean = blocks.mean(axis=(1, 3), dtype=np.float32)
+    if array.dtype == np.uint8:
+        mean *= np.float32(1 / 255)
+    return mean
+
+
+def _border(array: np.ndarray) -> np.ndarray:
+    """The pixels on the image's frame, as (n, C)."""
+    return np.concatenate([array[0], array[-1], array[1:-1, 0], array[1:-1, -1]])
+
+
+def _ink_difference(pixels: np.ndarray) -> np.ndarray:
+    """How far each pixel is from the background, float32 0–1, whatever the look.
+
+    The background is the median colour of the image's frame. For an RGBA image that is
+    mostly transparent (as an unfilled browser canvas), the ink is the opacity instead.
+    """
+    unit = 255.0 if pixels.dtype == np.uint8 else 1.0
+    channels = pixels.shape[2]
+    if channels == 4:
+        alpha = pixels[..., 3]
+        if np.median(alpha) < 0.5 * unit:
+            return alpha.astype(np.float32) / np.float32(unit)
+        # Mostly opaque: composite the few transparent pixels onto the background colour.
+        frame = _border(pixels)
+        opaque = frame[frame[:, 3] >= 0.5 * unit]
+        background = np.median(opaque if len(opaque) else frame, axis=0)[:3] / unit
+        opacity = alpha[..., None].astype(np.float32) / np.float32(unit)
+        colour = pixels[..., :3] / np.float32(unit) * opacity + background * (1 - opacity)
+        return _largest_difference(colour, background.astype(np.float32))
+    background = np.median(_border(pixels), axis=0)
+    if pixels.dtype == np.uint8:
+        # Integer arithmetic on the common case (a canvas screenshot) is several times faster.
+        difference = _largest_difference(pixels.astype(np.int16), np.round(background).astype(np.int16))
+        return difference.astype(np.float32) / np.float32(255.0)
+    return _largest_difference(pixels, background.astype(pixels.dtype)).astype(np.float32)
+
+
+def _largest_difference(pixels: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """max over channels of |pixel - background|: the largest difference sees coloured ink on
+    any background. (An elementwise maximum is much faster than ``.max(axis=-1)`` here.)"""
+    result = np.abs(pixels[..., 0] - background[0])
+    for channel in range(1, pixels.shape[-1]):
+        np.maximum(result, np.abs(pixels[..., channel] - background[channel]), out=result)
+    return result
+
+
+def extract_ink(image: np.ndarray) -> Ink:
+    """Find the ink of a canvas image, whatever its look.
+
+    The result's coverage is 0 on the background and 1 on full-strength ink, with faint noise
+    (below :data:`NOISE_FLOOR`, or an image whose ink contrast is under :data:`MIN_CONTRAST`)
+    set to 0. Images larger than :data:`MAX_WORK_SIDE` are box-downsampled first.
+
+    Raises:
+        ValueError: for an invalid image (see :func:`validate_image`).
+    """
+    array = validate_image(image)
+    factor = max(1, -(-max(array.shape[:2]) // MAX_WORK_SIDE))
+    difference = _ink_difference(_downsample(array, factor))
+    candidates = difference[difference > NOISE_FLOOR]
+    # A high percentile rather than the max, so one hot pixel cannot set the scale.
+    contrast = float(np.percentile(candidates, 98)) if candidates.size else 0.0
+    if contrast < MIN_CONTRAST:
+        return Ink(np.zeros_like(difference), factor)
+    floor = max(NOISE_FLOOR, 0.15 * contrast)
+    coverage = (difference - floor) * np.float32(1.0 / (contrast - floor))
+    np.clip(coverage, 0.0, 1.0, out=coverage)
+    return Ink(coverage, factor)
+
+
+def ink_mask(image: np.ndarray) -> np.ndarray:
+    """Boolean mask of the inked pixels of a canvas image (see :func:`extract_ink`).
+
+    The mask has the image's size divided by ``extract_ink(image).scale``.
+    """
+    return extract_ink(image).coverage > INK_THRESHOLD
+
+
+def stroke_width(coverage: np.ndarray) -> float:
+    """Estimate the typical stroke width of ink, in pixels.
+
+    Ink of strokes of width w and total length L has area A ≈ wL + πw²/4 (round ends) and
+    perimeter P ≈ 2L + πw; solving for w gives the estimate. A is the sum of the coverage and P
+    its total variation, which is accurate on anti-aliased images. Returns 0 for no ink.
+    """
+    area = float(coverage.sum())
+    if area <= 0:
+        return 0.0
+    # Central differences: isotropic, so diagonal edges are measured as well as straight ones.
+    # The zero frame counts the edge of ink that touches the border (and allows a 1-px image).
+    dy, dx = np.gradient(np.pad(np.asarray(coverage, dtype=np.float32), 1))
+    perimeter = float(np.sqrt(dx * dx + dy * dy).sum())
+    discriminant = max(perimeter * perimeter / 4 - np.pi * area, 0.0)
+    return (perimeter / 2 - np.sqrt(discriminant)) / (np.pi / 2)
+
+
+def remove_specks(coverage: np.ndarray) -> np.ndarray:
+    """Return the coverage without specks: isolated pieces of ink much smaller than a stroke.
+
+    A piece is a connected component of ink; it is a speck when its longest side is under
+    :data:`SPECK_FRACTION` of the image's longest side, or under :data:`SPECK_WIDTHS` times
+    the stroke width of the rest.
+    """
+    labels, count = ndimage.label(coverage > 0, structure=np.ones((3, 3)))
+    if count == 0:
+        return coverage
+    slices = ndimage.find_objects(labels)
+    extents = np.array([max(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in slices])
+    keep = extents >= SPECK_FRACTION * max(coverage.shape)
+    if keep.any():
+        # Measure the stroke width on the largest piece (cheap, and it is surely a stroke).
+        largest = int(np.argmax(extents))
+        piece = slices[largest]
+        width = stroke_width(np.where(labels[piece] == largest + 1, coverage[piece], 0.0))
+        keep &= extents >= SPECK_WIDTHS * width
+    if keep.all():
+        return coverage
+    return np.where(np.isin(labels, np.flatnonzero(keep) + 1), coverage, 0.0).astype(np.float32)
+
+
+def _bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _resize(coverage: np.ndarray, size: tuple[int, int], box: tuple[float, ...]) -> np.ndarray:
+    """Resample the region ``box`` (left, top, right, bottom) to ``size`` (width, height)."""
+    image = Image.fromarray(np.ascontiguousarray(coverage, dtype=np.float32), mode="F")
+    scale = min((box[2] - box[0]) / size[0], (box[3] - box[1]) / size[1])
+    # Area averaging when shrinking (anti-aliasing); bilinear when enlarging.
+    method = Image.Resampling.BOX if scale > 1 else Image.Resampling.BILINEAR
+    return np.asarray(image.resize(size, method, box=box), dtype=np.float32)
+
+
+def _set_stroke_width(coverage: np.ndarray, current: float, target: float) -> np.ndarray:
+    """Thicken or thin ink from width ``current`` to ``target`` (px), with anti-aliased edges.
+
+    Uses the signed distance to the ink's edge: moving the edge by d px is a disc-shaped
+    dilation (d > 0) or erosion (d < 0) of any real radius.
+    """
+    inside = coverage > 0.5
+    shift = (target - current) / 2
+    # Only one side of the edge moves, so one distance transform is enough: thinning needs
+    # the distance from inside pixels to the background, thickening the reverse.
+    if shift < 0:
+        signed = np.where(inside, ndimage.distance_transform_edt(inside) - 0.5, -1.0)
+    else:
+        signed = np.where(inside, 1.0, 0.5 - ndimage.distance_transform_edt(~inside))
+    return np.clip(signed + 0.5 + shift, 0.0, 1.0).astype(np.float32)
+
+
+def _centre_by_mass(box: np.ndarray) -> np.ndarray:
+    """Place a digit (at most 20×20) in a 28×28 field with its centre of mass at (14, 14)."""
+    total = float(box.sum())
+    rows, cols = np.indices(box.shape)
+    centre_y = float((rows * box).sum()) / total
+    centre_x = float((cols * box).sum()) / total
+    top = int(round(MNIST_CENTRE - centre_y))
+    left = int(round(MNIST_CENTRE - centre_x))
+    field = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.float32)
+    # Clip in case a lopsided digit's box would stick out of the field.
+    y0, x0 = max(top, 0), max(left, 0)
+    y1 = min(top + box.shape[0], MNIST_SIZE)
+    x1 = min(left + box.shape[1], MNIST_SIZE)
+    field[y0:y1, x0:x1] = box[y0 - top : y1 - top, x0 - left : x1 - left]
+    return field
+
+
+def _fit_box(coverage: np.ndarray) -> np.ndarray | None:
+    """Crop ink to its bounding box and scale the longest side to 20 px (area averaging)."""
+    bounds = _bounding_box(coverage > 0.02)
+    if bounds is None:
+        return None
+    top, bottom, left, right = bounds
+    height, width = bottom - top, right - left
+    scale = BOX_SIZE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    box = _resize(coverage, size, (left, top, right, bottom))
+    return np.clip(box, 0.0, 1.0)
+
+
+def ink_to_mnist(coverage: np.ndarray) -> np.ndarray | None:
+    """Turn an ink-coverage map (0 background, 1 ink, any size) into an MNIST-style image.
+
+    Specks should already be removed (see :func:`remove_specks`). Returns a 28×28 float32
+    image in [0, 1], white ink on black, or None when there is no ink (or only a dot).
+    """
+    bounds = _bounding_box(coverage > INK_THRESHOLD)
+    if bounds is None:
+        return None
+    top, bottom, left, right = bounds
+    extent = max(bottom - top, right - left)
+    # Work at 4× the 20-px box: enough resolution to change the stroke width smoothly.
+    scale = WORK_BOX / extent
+    margin = WORK_MARGIN / scale
+    box = (left - margin, top - margin, right + margin, bottom + margin)
+    size = (round((right - left) * scale) + 2 * WORK_MARGIN, round((bottom - top) * scale) + 2 * WORK_MARGIN)
+    padded = np.pad(coverage, int(np.ceil(margin)) + 1)
+    offset = int(np.ceil(margin)) + 1
+    work = _resize(padded, size, tuple(v + offset for v in box))
+    width = stroke_width(work)
+    if width <= 0 or SPECK_WIDTHS * width > WORK_BOX:
+        return None  # a dot, not a digit
+    # Width at MNIST scale, where the longest side (stroke width included) is 20 px.
+    width_in_box = BOX_SIZE * width / WORK_BOX
+    wanted = float(np.clip(width_in_box, MIN_STROKE_WIDTH, MAX_STROKE_WIDTH))
+    if abs(wanted - width_in_box) > 0.05:
+        # Changing the width changes the extent too: solve for the new width w' that is
+        # `wanted` px once the new extent (extent - w + w') is scaled to 20 px.
+        new_width = wanted * (WORK_BOX - width) / (BOX_SIZE - wanted)
+        work = _set_stroke_width(work, width, new_width)
+    box20 = _fit_box(work)
+    if box20 is None or box20.sum() <= 0:
+        return None
+    return _centre_by_mass(box20)
+
+
+def to_mnist(image: np.ndarray) -> np.ndarray | None:
+    """Turn a canvas image into the 28×28 image an MNIST model expects (the MNIST recipe).
+
+    Args:
+        image: numpy array (H, W), (H, W, 3) or (H, W, 4), uint8 or float in [0, 1]; any look
+            (dark on light, light on dark, or ink on a transparent canvas).
+
+    Returns:
+        float32 (28, 28) in [0, 1], white ink on black, digit in a 20-px box centred by mass
+        with MNIST-like stroke width; or None when the canvas is blank (or holds only faint
+        noise or a dot).
+
+    Raises:
+        ValueError: for a wrong dtype, shape, value range or NaNs, saying what is expected.
+    """
+    coverage = remove_specks(extract_ink(image).coverage)
+    return ink_to_mnist(coverage)
+
+
+def strokes_to_mnist(strokes: Strokes, pen_width: float) -> np.ndarray | None:
+    """Draw pen strokes directly as an MNIST-style 28×28 image.
+
+    The strokes' bounding box is scaled so that the ink (strokes plus pen width) fills the
+    20-px box, and they are drawn with the pen width the drawing would have at that scale,
+    brought into MNIST's range; then the digit is centred by mass as in :func:`to_mnist`.
+
+    Returns None when there are no strokes or they make only a dot.
+    """
+    if not np.isfinite(pen_width) or pen_width <= 0:
+        raise ValueError(f"pen_width must be a positive number of pixels, got {pen_width!r}")
+    arrays = validate_strokes(strokes)
+    if not arrays:
+        return None
+    points = np.concatenate(arrays)
+    low, high = points.min(axis=0), points.max(axis=0)
+    extent = float((high - low).max())
+    if extent + pen_width < SPECK_WIDTHS * pen_width:
+        return None  # a dot, not a digit
+    width = float(np.clip(BOX_SIZE * pen_width / (extent + pen_width), MIN_STROKE_WIDTH, MAX_STROKE_WIDTH))
+    scale = (BOX_SIZE - width) / extent
+    # One px of margin on each side; coordinates continuous, as on the canvas.
+    origin = low - (width / 2 + 1) / scale
+    size = np.ceil((high - low) * scale + width + 2).astype(int)
+    scaled = [(a - origin) * scale for a in arrays]
+    coverage = render_coverage(scaled, (int(size[0]), int(size[1])), width, supersample=8)
+    if coverage.sum() <= 0:
+        return None
+    return _centre_by_mass(coverage)

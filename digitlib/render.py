@@ -1,0 +1,230 @@
+"""Draw pen strokes the way the browser canvas of the drawing pad shows them.
+
+The pad (``digitlib.pad``) and the drawn-digit benchmark both turn strokes into pixels with
+:func:`render_strokes`, so the recogniser is measured on exactly what a person sees on screen:
+round caps and joins, a pen width in canvas pixels, anti-aliased edges.
+
+A *stroke* is a sequence of ``(x, y)`` canvas points (x to the right, y downward, as on a
+screen); a drawing is a sequence of strokes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+Point = tuple[float, float]
+Stroke = Sequence[Point]
+Strokes = Sequence[Stroke]
+
+#: The looks a canvas can have. ``"dark_on_light"``: dark ink on a white canvas (RGB);
+#: ``"light_on_dark"``: white ink on a black canvas (RGB); ``"transparent"``: opaque ink on a
+#: transparent canvas (RGBA, as ipycanvas returns for a canvas that was never filled).
+Look = Literal["dark_on_light", "light_on_dark", "transparent"]
+LOOKS: tuple[Look, ...] = ("dark_on_light", "light_on_dark", "transparent")
+
+#: Drawing is done at this many times the canvas size, then box-downsampled, which
+#: anti-aliases edges about as a browser canvas does.
+SUPERSAMPLE = 4
+
+
+def canvas_shape(canvas_size: int | tuple[int, int]) -> tuple[int, int]:
+    """Return ``(height, width)`` from a canvas size given as one int or as ``(width, height)``.
+
+    The ``(width, height)`` order is the one of ipycanvas and Pillow.
+    """
+    if isinstance(canvas_size, (int, np.integer)):
+        width = height = int(canvas_size)
+    else:
+        try:
+            width, height = (int(v) for v in canvas_size)
+        except (TypeError, ValueError):
+            raise ValueError(f"canvas_size must be an int or a (width, height) pair, got {canvas_size!r}") from None
+    if width < 1 or height < 1:
+        raise ValueError(f"canvas_size must be positive, got width={width}, height={height}")
+    return height, width
+
+
+def validate_strokes(strokes: Strokes) -> list[np.ndarray]:
+    """Return the strokes as float arrays of shape (n, 2), dropping empty strokes.
+
+    Raises:
+        ValueError: when a stroke is not a list of finite (x, y) pairs.
+    """
+    checked = []
+    for index, stroke in enumerate(strokes):
+        try:
+            points = np.asarray(stroke, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"stroke {index} must be a list of (x, y) number pairs, got {stroke!r:.80}") from None
+        if points.size == 0:
+            continue
+        if points.ndim != 2 or points.shape[1] != 2:
+            raise ValueError(f"stroke {index} must be a list of (x, y) pairs; got an array of shape {points.shape}")
+        if not np.all(np.isfinite(points)):
+            raise ValueError(f"stroke {index} contains NaN or infinite coordinates")
+        checked.append(points)
+    return checked
+
+
+def render_coverage(
+    strokes: Strokes,
+    canvas_size: int | tuple[int, int],
+    pen_width: float,
+    supersample: int = SUPERSAMPLE,
+) -> np.ndarray:
+    """Rasterise strokes into an ink-coverage map: float32 (height, width), 0 = paper, 1 = ink.
+
+    Each stroke is a polyline of the given width (canvas px) with round caps and joins; a
+    stroke of one point is a dot of the pen's diameter. Points outside the canvas are clipped.
+    """
+    height, width = canvas_shape(canvas_size)
+    if not np.isfinite(pen_width) or pen_width <= 0:
+        raise ValueError(f"pen_width must be a positive number of pixels, got {pen_width!r}")
+    if supersample < 1:
+        raise ValueError(f"supersample must be >= 1, got {supersample}")
+    s = int(supersample)
+    big = Image.new("L", (width * s, height * s), 0)
+    draw = ImageDraw.Draw(big)
+    line_width = max(1, round(pen_width * s))
+    radius = pen_width * s / 2
+    for points in validate_strokes(strokes):
+        # Canvas coordinates are continuous, as in a browser (pixel i spans [i, i+1)); Pillow
+        # puts integer coordinates on pixel centres, hence the -0.5.
+        scaled = points * s - 0.5
+        flat = [(float(x), float(y)) for x, y in scaled]
+        if len(flat) > 1:
+            draw.line(flat, fill=255, width=line_width, joint="curve")
+        # Round caps and joins: a disc of the pen's diameter at every point.
+        for x, y in flat:
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+    small = big.reduce(s) if s > 1 else big
+    return np.asarray(small, dtype=np.float32) / 255.0
+
+
+def coverage_to_look(coverage: np.ndarray, look: Look = "dark_on_light") -> np.ndarray:
+    """Turn an ink-coverage map (0 = paper, 1 = ink) into a uint8 canvas image of a given look.
+
+    Returns (H, W, 3) RGB for the opaque looks and (H, W, 4) RGBA for ``"transparent"``,
+    where the ink is black and its coverage is in the alpha channel (as a browser canvas stores
+    anti-aliased ink on a transparent background).
+    """
+    ink = np.clip(np.asarray(coverage, dtype=np.float32), 0.0, 1.0)
+    level = np.round(ink * 255.0).astype(np.uint8)
+    if look == "dark_on_light":
+        return np.repeat((255 - level)[..., None], 3, axis=-1)
+    if look == "light_on_dark":
+        return np.repeat(level[..., None], 3, axis=-1)
+    if look == "transparent":
+        rgba = np.zeros((*level.shape, 4), dtype=np.uint8)
+        rgba[..., 3] = level
+        return rgba
+    raise ValueError(f"look must be one of {LOOKS}, got {look!r}")
+
+
+def render_strokes(
+    strokes: Strokes,
+    canvas_size: int | tuple[int, int] = 280,
+    pen_width: float = 20.0,
+    look: Look = "dark_on_light",
+    supersample: int = SUPERSAMPLE,
+) -> np.ndarray:
+    """Draw strokes as the pad's canvas shows them and return the canvas as a uint8 image.
+
+    Args:
+        strokes: sequence of strokes, each a sequence of (x, y) canvas points.
+        canvas_size: one int for a square canvas, or ``(width, height)``.
+        pen_width: the pen's diameter in canvas pixels.
+        look: ``"dark_on_light"`` (default, RGB), ``"light_on_dark"`` (RGB) or
+            ``"transparent"`` (RGBA, ink in the alpha channel).
+        supersample: draw at this many times the size, then downsample (anti-aliasing).
+
+    Returns:
+        uint8 array (height, width, 3) or (height, width, 4) for ``"transparent"``.
+    """
+    if look not in LOOKS:
+        raise ValueError(f"look must be one of {LOOKS}, got {look!r}")
+    coverage = render_coverage(strokes, canvas_size, pen_width, supersample)
+    return coverage_to_look(coverage, look)
+
+
+def fit_strokes(
+    strokes: Strokes,
+    canvas_size: int | tuple[int, int],
+    height_fraction: float = 0.7,
+    centre: tuple[float, float] | None = None,
+) -> list[np.ndarray]:
+    """Scale and move strokes so their height is a fraction of the canvas height.
+
+    The aspect ratio is kept; the drawing's bounding-box centre goes to ``centre`` (canvas
+    px, default the canvas centre). Useful to draw stored trajectories (for example UNIPEN
+    digits, normalised to a 1000-unit box) as a person would draw them on the pad.
+    """
+    height, width = canvas_shape(canvas_size)
+    arrays = validate_strokes(strokes)
+    if not arrays:
+        return []
+    points = np.concatenate(arrays)
+    low, high = points.min(axis=0), points.max(axis=0)
+    extent_y = high[1] - low[1]
+    scale = height_fraction * height / extent_y if extent_y > 0 else 1.0
+    if centre is None:
+        centre = (width / 2, height / 2)
+    middle = (low + high) / 2
+    offset = np.asarray(centre, dtype=np.float64) - middle * scale
+    return [a * scale + offset for a in arrays]
+
+
+def _ellipse(cx: float, cy: float, rx: float, ry: float, start: float = 0.0, end: float = 360.0) -> list[Point]:
+    """Points of an elliptic arc, angles in degrees clockwise from 12 o'clock (y grows downward)."""
+    angles = np.radians(np.linspace(start, end, max(8, int(abs(end - start) / 8))))
+    return [(float(cx + rx * np.sin(a)), float(cy - ry * np.cos(a))) for a in angles]
+
+
+def template_strokes(digit: int, left: float = 90.0, top: float = 40.0, height: float = 200.0) -> list[list[Point]]:
+    """Strokes of a plainly written digit, for examples and tests: its box is ``height`` tall and
+    0.6 × ``height`` wide, with the top-left corner at (left, top) in canvas px.
+
+    Several digits are drawn as people often draw them: the 4 in two strokes (an open 4 whose
+    upright does not reach the top), the 5 with its top bar as a second stroke.
+    """
+    h, w, x, y = float(height), 0.6 * float(height), float(left), float(top)
+
+    def at(u: float, v: float) -> Point:
+        return (x + u * w, y + v * h)
+
+    shapes: dict[int, list[list[Point]]] = {
+        0: [_ellipse(x + w / 2, y + h / 2, w / 2, h / 2)],
+        1: [[at(0.55, 0.0), at(0.5, 1.0)]],
+        2: [[at(0.0, 0.25), at(0.3, 0.0), at(0.8, 0.05), at(1.0, 0.3), at(0.7, 0.6), at(0.0, 1.0), at(1.0, 1.0)]],
+        3: [[at(0.0, 0.1), at(0.5, 0.0), at(1.0, 0.2), at(0.4, 0.48), at(1.0, 0.7), at(0.6, 1.0), at(0.0, 0.9)]],
+        4: [[at(0.6, 0.0), at(0.0, 0.65), at(1.0, 0.65)], [at(0.75, 0.3), at(0.75, 1.0)]],
+        5: [
+            [at(0.1, 0.0), at(0.05, 0.45), at(0.6, 0.4), at(1.0, 0.6), at(0.9, 0.9), at(0.5, 1.0), at(0.0, 0.9)],
+            [at(0.1, 0.0), at(1.0, 0.0)],
+        ],
+        6: [[at(0.85, 0.0), at(0.3, 0.25), *_ellipse(x + 0.5 * w, y + 0.72 * h, 0.5 * w, 0.28 * h, 270, 630)]],
+        7: [[at(0.0, 0.0), at(1.0, 0.0), at(0.35, 1.0)]],
+        8: [
+            [
+                at(0.9, 0.1),
+                at(0.5, 0.0),
+                at(0.1, 0.12),
+                at(0.15, 0.35),
+                at(0.85, 0.62),
+                at(0.95, 0.85),
+                at(0.5, 1.0),
+                at(0.05, 0.85),
+                at(0.15, 0.62),
+                at(0.85, 0.35),
+                at(0.9, 0.1),
+            ]
+        ],
+        9: [[*_ellipse(x + 0.5 * w, y + 0.27 * h, 0.5 * w, 0.27 * h, 90, 450), at(1.0, 1.0)]],
+    }
+    if digit not in shapes:
+        raise ValueError(f"digit must be an int 0-9, got {digit!r}")
+    return shapes[digit]

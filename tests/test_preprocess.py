@@ -1,0 +1,263 @@
+"""digitlib.preprocess turns any canvas image (or strokes) into an MNIST-style 28×28 image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from PIL import Image
+
+from digitlib import preprocess as pp
+from digitlib.render import LOOKS, coverage_to_look, render_coverage, render_strokes, template_strokes
+
+
+def in_look(grey_ink: np.ndarray, look: str) -> np.ndarray:
+    """A uint8 ink map (255 = ink) as a canvas image of the given look."""
+    return coverage_to_look(grey_ink.astype(np.float32) / 255.0, look)
+
+
+def upscale(digit: np.ndarray, size: int = 280) -> np.ndarray:
+    return np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR))
+
+
+def aligned_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of two 28×28 images, best over shifts of up to one pixel (MNIST's own
+    centring rounds to whole pixels)."""
+    best = -1.0
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            shifted = np.roll(np.roll(b, dy, axis=0), dx, axis=1)
+            best = max(best, float(np.corrcoef(a.ravel(), shifted.ravel())[0, 1]))
+    return best
+
+
+def centre_of_mass(image: np.ndarray) -> np.ndarray:
+    rows, cols = np.indices(image.shape)
+    return np.array([(rows * image).sum(), (cols * image).sum()]) / image.sum()
+
+
+def ink_extent(image: np.ndarray) -> int:
+    inked = image > 0.1
+    rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+    return max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
+
+
+@pytest.fixture(scope="module")
+def mnist_test_digits(mnist):
+    (_, _), (x_test, y_test) = mnist
+    return x_test[:40], y_test[:40]
+
+
+@pytest.mark.parametrize("look", ["dark_on_light", "light_on_dark", "transparent"])
+def test_mnist_digits_upscaled_come_back_close_to_the_original(mnist_test_digits, look):
+    images, _ = mnist_test_digits
+    correlations = []
+    for digit in images:
+        result = pp.to_mnist(in_look(upscale(digit), look))
+        assert result is not None and result.shape == (28, 28) and result.dtype == np.float32
+        correlations.append(aligned_correlation(digit / 255.0, result))
+    assert np.mean(correlations) > 0.9
+    assert np.min(correlations) > 0.7
+
+
+def test_mnist_digit_at_its_own_size_is_nearly_unchanged(mnist_test_digits):
+    images, _ = mnist_test_digits
+    for digit in images[:10]:
+        result = pp.to_mnist(digit)
+        assert aligned_correlation(digit / 255.0, result) > 0.9
+
+
+def test_output_follows_the_mnist_recipe():
+    strokes = template_strokes(2, 30, 60, 150)
+    result = pp.to_mnist(render_strokes(strokes, 280, 16))
+    assert result.shape == (28, 28) and result.dtype == np.float32
+    assert result.min() >= 0.0 and result.max() <= 1.0 and result.max() > 0.9
+    # Longest side fits the 20-px box, and the centre of mass is at (14, 14).
+    assert ink_extent(result) in (19, 20, 21)
+    np.testing.assert_allclose(centre_of_mass(result), (14, 14), atol=0.6)
+
+
+@pytest.mark.parametrize("digit", [1, 0, 7])
+def test_same_digit_at_any_pen_size_and_place_gives_a_similar_image(digit):
+    reference = pp.strokes_to_mnist(template_strokes(digit, 0, 0, 100), 12)
+    for pen, height, left, top in [(4, 230, 100, 20), (12, 100, 10, 10), (30, 150, 160, 120), (8, 60, 200, 200)]:
+        strokes = template_strokes(digit, left, top, height)
+        for look in ("dark_on_light", "light_on_dark", "transparent"):
+            pixels = pp.to_mnist(render_strokes(strokes, 280, pen, look))
+            assert aligned_correlation(reference, pixels) > 0.8, (pen, height, look)
+        assert aligned_correlation(reference, pp.strokes_to_mnist(strokes, pen)) > 0.8
+
+
+@pytest.fixture(scope="module")
+def mnist_width_range(mnist):
+    """10th and 90th percentile of MNIST's stroke widths, measured by stroke_width."""
+    (x_train, _), _ = mnist
+    widths = [pp.stroke_width(image / 255.0) for image in x_train[:1000]]
+    return tuple(np.percentile(widths, [10, 90]))
+
+
+@pytest.mark.parametrize("pen", [2, 8, 20, 45])
+def test_stroke_width_is_brought_into_mnist_range(pen, mnist_width_range):
+    low, high = mnist_width_range
+    strokes = template_strokes(3, 40, 20, 240)
+    for result in (pp.to_mnist(render_strokes(strokes, 280, pen)), pp.strokes_to_mnist(strokes, pen)):
+        assert low <= pp.stroke_width(result) <= high
+
+
+@pytest.mark.parametrize("pen", [6, 12, 24])
+def test_stroke_width_estimate_on_a_drawn_line(pen):
+    coverage = render_coverage([[(30, 40), (200, 150), (60, 240)]], 280, pen)
+    assert pp.stroke_width(coverage) == pytest.approx(pen, rel=0.05)
+    assert pp.stroke_width(np.zeros((10, 10))) == 0.0
+
+
+def test_coloured_ink_on_coloured_paper():
+    coverage = render_coverage(template_strokes(4, 60, 40, 200), 280, 14)
+    paper, ink = np.array([250, 240, 120]), np.array([30, 60, 200])
+    image = (paper * (1 - coverage[..., None]) + ink * coverage[..., None]).round().astype(np.uint8)
+    expected = pp.to_mnist(coverage)
+    np.testing.assert_allclose(pp.to_mnist(image), expected, atol=0.1)
+
+
+def test_opaque_rgba_canvas_reads_like_rgb():
+    rgb = render_strokes(template_strokes(9, 60, 40, 200), 280, 14)
+    rgba = np.concatenate([rgb, np.full((280, 280, 1), 255, np.uint8)], axis=-1)
+    np.testing.assert_array_equal(pp.to_mnist(rgba), pp.to_mnist(rgb))
+
+
+def test_float_and_uint8_images_agree():
+    image = render_strokes(template_strokes(5, 60, 40, 200), 280, 14)
+    np.testing.assert_allclose(pp.to_mnist(image.astype(np.float64) / 255), pp.to_mnist(image), atol=0.02)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((280, 280, 3), 255, np.uint8),
+        np.zeros((280, 280), np.uint8),
+        np.zeros((280, 280, 4), np.uint8),
+        np.full((100, 60), 0.5, np.float32),
+        np.full((8, 8), True),
+    ],
+    ids=["white", "black", "transparent", "grey", "tiny-bool"],
+)
+def test_blank_canvas_gives_none(image):
+    assert pp.to_mnist(image) is None
+
+
+def test_faint_noise_counts_as_blank():
+    rng = np.random.default_rng(0)
+    noisy = np.clip(0.95 + rng.normal(0, 0.03, (280, 280)), 0, 1)
+    assert pp.to_mnist(noisy) is None
+    jpeg_like = (245 + rng.integers(-8, 9, (280, 280, 3))).astype(np.uint8)
+    assert pp.to_mnist(jpeg_like) is None
+
+
+def test_faint_noise_does_not_disturb_a_digit():
+    rng = np.random.default_rng(1)
+    coverage = render_coverage(template_strokes(7, 60, 40, 200), 280, 14)
+    noisy = np.clip(1 - coverage + rng.normal(0, 0.03, coverage.shape), 0, 1)
+    assert aligned_correlation(pp.to_mnist(1 - coverage), pp.to_mnist(noisy)) > 0.95
+
+
+def test_a_single_tap_or_pixel_is_not_a_digit():
+    assert pp.to_mnist(render_strokes([[(140, 140)]], 280, 20)) is None
+    one_pixel = np.full((280, 280), 255, np.uint8)
+    one_pixel[100, 100] = 0
+    assert pp.to_mnist(one_pixel) is None
+    assert pp.strokes_to_mnist([[(140, 140)]], 20) is None
+    assert pp.strokes_to_mnist([], 20) is None
+
+
+def test_specks_far_from_the_digit_are_ignored():
+    strokes = template_strokes(3, 100, 40, 200)
+    clean = pp.to_mnist(render_strokes(strokes, 280, 14))
+    with_specks = pp.to_mnist(render_strokes([*strokes, [(20, 20)], [(260, 260)]], 280, 14))
+    np.testing.assert_allclose(with_specks, clean, atol=1e-6)
+
+
+def test_huge_canvas_is_downsampled_and_reads_the_same():
+    small = render_coverage(template_strokes(6, 60, 40, 300), 400, 24)
+    huge = np.kron(1 - small, np.ones((10, 10), np.float32))  # 4000×4000, dark on light
+    assert huge.shape == (4000, 4000)
+    assert aligned_correlation(pp.to_mnist(1 - small), pp.to_mnist(huge)) > 0.9
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.zeros((28, 28), np.int64), "dtype"),
+        (np.zeros((28, 28), np.uint16), "dtype"),
+        (np.zeros((28, 28), np.complex64), "dtype"),
+        (np.zeros((28, 28, 2), np.uint8), "shape"),
+        (np.zeros((2, 28, 28, 1), np.uint8), "shape"),
+        (np.zeros(28, np.uint8), "shape"),
+        (np.zeros((5, 5), np.uint8), "8"),
+        (np.full((28, 28), np.nan, np.float32), "NaN"),
+        (np.full((28, 28), 255.0), "divide"),
+        (np.full((28, 28), -1.0), "values"),
+        (np.array([["a", "b"]] * 10), "dtype"),
+    ],
+)
+def test_bad_input_raises_a_clear_value_error(image, message):
+    with pytest.raises(ValueError, match=message):
+        pp.to_mnist(image)
+
+
+def test_bad_pen_width_for_strokes():
+    with pytest.raises(ValueError, match="pen_width"):
+        pp.strokes_to_mnist(template_strokes(1), 0)
+
+
+def test_ink_mask_marks_the_strokes():
+    image = render_strokes([[(20, 50), (80, 50)]], 100, 6, "light_on_dark")
+    mask = pp.ink_mask(image)
+    assert mask.dtype == bool and mask[50, 50] and not mask[10, 10]
+
+
+@st.composite
+def any_canvas(draw):
+    dtype = draw(st.sampled_from([np.uint8, np.float32, np.float64, np.bool_, np.int32, np.float16]))
+    height = draw(st.integers(1, 48))
+    width = draw(st.integers(1, 48))
+    channels = draw(st.sampled_from([(), (1,), (2,), (3,), (4,), (5,)]))
+    return draw(hnp.arrays(dtype, (height, width, *channels)))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(any_canvas())
+def test_any_array_gives_an_image_none_or_a_value_error(image):
+    try:
+        result = pp.to_mnist(image)
+    except ValueError:
+        return
+    assert result is None or (result.shape == (28, 28) and result.dtype == np.float32)
+    if result is not None:
+        assert np.isfinite(result).all() and result.min() >= 0 and result.max() <= 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    points=st.lists(st.tuples(st.floats(-50, 330), st.floats(-50, 330)), min_size=1, max_size=30),
+    pen=st.floats(1, 40),
+    look=st.sampled_from(["dark_on_light", "light_on_dark", "transparent"]),
+)
+def test_any_scribble_gives_an_image_or_none(points, pen, look):
+    image = render_strokes([points], 280, pen, look)
+    for result in (pp.to_mnist(image), pp.strokes_to_mnist([points], pen)):
+        assert result is None or (result.shape == (28, 28) and 0 <= result.min() <= result.max() <= 1)
+
+
+def test_all_ink_canvas_is_blank_not_a_guess():
+    assert pp.to_mnist(np.zeros((64, 64, 3), np.uint8)) is None
+    assert pp.to_mnist(np.ones((64, 64), np.float32)) is None
+
+
+@pytest.mark.parametrize("size", [(280, 280), (1100, 300)], ids=["pad", "downsampled"])
+def test_every_look_gives_the_same_ink(size):
+    strokes = [s for i, d in enumerate((2, 0, 7)) for s in template_strokes(d, 30 + 150 * i, 60, 150)]
+    coverages = [pp.extract_ink(render_strokes(strokes, size, 17.3, look)).coverage for look in LOOKS]
+    for coverage in coverages[1:]:
+        np.testing.assert_allclose(coverage, coverages[0], atol=1e-5)

@@ -1,0 +1,127 @@
+"""digitlib.render draws strokes as the pad's browser canvas shows them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitlib.render import (
+    LOOKS,
+    canvas_shape,
+    coverage_to_look,
+    fit_strokes,
+    render_coverage,
+    render_strokes,
+    template_strokes,
+)
+
+HORIZONTAL = [[(60.0, 100.0), (200.0, 100.0)]]
+
+
+def test_each_look_has_its_channels_and_background():
+    dark = render_strokes(HORIZONTAL, 280, 12, "dark_on_light")
+    light = render_strokes(HORIZONTAL, 280, 12, "light_on_dark")
+    clear = render_strokes(HORIZONTAL, 280, 12, "transparent")
+    assert dark.shape == light.shape == (280, 280, 3)
+    assert clear.shape == (280, 280, 4)
+    assert dark.dtype == light.dtype == clear.dtype == np.uint8
+    assert dark[0, 0].tolist() == [255, 255, 255] and dark[100, 130].tolist() == [0, 0, 0]
+    assert light[0, 0].tolist() == [0, 0, 0] and light[100, 130].tolist() == [255, 255, 255]
+    # Transparent canvas: nothing painted is (0, 0, 0, 0); ink is opaque black.
+    assert clear[0, 0].tolist() == [0, 0, 0, 0] and clear[100, 130].tolist() == [0, 0, 0, 255]
+    np.testing.assert_array_equal(light, 255 - dark)
+    np.testing.assert_array_equal(clear[..., 3], light[..., 0])
+
+
+def test_pen_width_round_caps_and_anti_aliasing():
+    pen = 14
+    coverage = render_coverage(HORIZONTAL, 280, pen)
+    # Across the line, the ink adds up to the pen's width.
+    assert coverage[:, 130].sum() == pytest.approx(pen, abs=0.6)
+    # Round caps: the ink reaches half a pen width beyond each end point, and no further.
+    row = coverage[100]
+    inked = np.flatnonzero(row > 0.5)
+    assert inked[0] == pytest.approx(60 - pen / 2, abs=1.0)
+    assert inked[-1] == pytest.approx(200 + pen / 2, abs=1.0)
+    # Anti-aliased: the edges have grey levels, not just 0 and 1.
+    assert np.any((coverage > 0.1) & (coverage < 0.9))
+
+
+def test_dot_is_a_disc_of_the_pen_diameter():
+    coverage = render_coverage([[(50.0, 50.0)]], 100, 20)
+    assert coverage.sum() == pytest.approx(np.pi * 10**2, rel=0.05)
+
+
+def test_canvas_size_is_width_then_height():
+    assert canvas_shape((300, 200)) == (200, 300)
+    assert canvas_shape(28) == (28, 28)
+    image = render_strokes([[(250.0, 20.0), (290.0, 20.0)]], (300, 200), 6)
+    assert image.shape == (200, 300, 3)
+    assert image[20, 270].tolist() == [0, 0, 0]
+
+
+def test_points_outside_the_canvas_are_clipped():
+    image = render_strokes([[(-50.0, 50.0), (400.0, 50.0)]], 100, 10)
+    assert image.shape == (100, 100, 3)
+    assert (image[50, :, 0] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("strokes", "pen", "look"),
+    [
+        ([[(1, 2, 3)]], 10, "dark_on_light"),
+        ([[(1.0, float("nan"))]], 10, "dark_on_light"),
+        (["abc"], 10, "dark_on_light"),
+        (HORIZONTAL, 0, "dark_on_light"),
+        (HORIZONTAL, float("nan"), "dark_on_light"),
+        (HORIZONTAL, 10, "sepia"),
+    ],
+)
+def test_bad_arguments_raise_value_error(strokes, pen, look):
+    with pytest.raises(ValueError):
+        render_strokes(strokes, 100, pen, look)
+
+
+def test_bad_canvas_size_raises_value_error():
+    with pytest.raises(ValueError, match="canvas_size"):
+        render_strokes(HORIZONTAL, (0, 100), 10)
+    with pytest.raises(ValueError, match="canvas_size"):
+        render_strokes(HORIZONTAL, "big", 10)
+
+
+def test_empty_drawing_is_a_blank_canvas():
+    assert (render_strokes([], 64, 8) == 255).all()
+    assert (render_strokes([[]], 64, 8, "transparent") == 0).all()
+
+
+def test_coverage_to_look_rejects_unknown_look():
+    with pytest.raises(ValueError, match="look"):
+        coverage_to_look(np.zeros((4, 4)), "neon")
+
+
+def test_fit_strokes_sets_height_and_centre():
+    strokes = template_strokes(7, 0, 0, 1000)
+    fitted = fit_strokes(strokes, 280, height_fraction=0.5, centre=(100, 150))
+    points = np.concatenate(fitted)
+    low, high = points.min(axis=0), points.max(axis=0)
+    assert high[1] - low[1] == pytest.approx(140)
+    np.testing.assert_allclose((low + high) / 2, (100, 150))
+    assert fit_strokes([], 280) == []
+
+
+@pytest.mark.parametrize("digit", range(10))
+def test_template_digits_fit_their_box(digit):
+    points = np.concatenate([np.asarray(s) for s in template_strokes(digit, 10, 20, 100)])
+    low, high = points.min(axis=0), points.max(axis=0)
+    assert low[1] == pytest.approx(20, abs=1.0) and high[1] == pytest.approx(120, abs=1.0)
+    assert low[0] >= 10 - 1e-6 and high[0] <= 70 + 1e-6
+
+
+def test_template_rejects_non_digits():
+    with pytest.raises(ValueError):
+        template_strokes(10)
+
+
+def test_looks_constant_lists_every_look():
+    for look in LOOKS:
+        render_strokes(HORIZONTAL, 32, 4, look)
