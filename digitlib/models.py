@@ -15,23 +15,25 @@ INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 
 
-def _conv_bn(x, filters: int, kernel_size: int = 3, padding: str = "same"):
-    # Batch norm makes the bias redundant and lets a high learning rate train in few epochs.
-    x = layers.Conv2D(filters, kernel_size, padding=padding, use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+def _conv_bn(x, filters: int, kernel_size: int = 3, padding: str = "same", strides: int = 1):
+    # Batch norm makes the bias redundant and lets a high learning rate train in few epochs. Momentum 0.9
+    # (Keras's default is 0.99) lets its running statistics settle within a few hundred steps, so even a short
+    # run evaluates well.
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False)(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
     return layers.ReLU()(x)
 
 
 def build_digitlib_cnn(width: int = 32, dropout: float = 0.3) -> keras.Model:
     """digitlib's default model: a small batch-normalised CNN, built for accuracy per CPU-second.
 
-    A 5×5 convolution finds stroke pieces at full resolution; max-pooling halves the resolution before each
-    wider 3×3 convolution, so most of the work happens on 14×14 and 7×7 maps, where it is cheap. Batch norm lets
-    a one-cycle learning rate train it in a few epochs. About 0.13 M parameters (about 0.5 MB on disk).
+    A strided 5×5 convolution finds stroke pieces and halves the resolution at once, so everything after it
+    works on 14×14 and 7×7 maps, where it is cheap (on a CPU, full-resolution feature maps cost more in memory
+    traffic than in arithmetic). Batch norm lets a one-cycle learning rate train it in a few epochs. About
+    0.13 M parameters (about 0.5 MB on disk).
     """
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
-    x = _conv_bn(inputs, width, kernel_size=5)  # 28×28: strokes and their ends
-    x = layers.MaxPooling2D()(x)
+    x = _conv_bn(inputs, width, kernel_size=5, strides=2)  # 28×28 -> 14×14: strokes and their ends
     x = _conv_bn(x, 2 * width)  # 14×14: corners, curves, crossings
     x = layers.MaxPooling2D()(x)
     x = _conv_bn(x, 4 * width, padding="valid")  # 7×7 -> 5×5: parts of digits
