@@ -45,8 +45,8 @@ def test_parameters_add_up(name):
 def test_receptive_field_of_the_default_model_grows_with_pooling():
     rows = explain.describe_layers(models.build_digitlib_cnn())
     convs = [row.receptive_field for row in rows if row.kind == "Conv2D"]
-    # 5×5 conv; pool (+1); 3×3 conv at stride 2 (+4); pool (+2); 3×3 conv at stride 4 (+8).
-    assert convs == [5, 10, 20]
+    # 5×5 conv at stride 2; 3×3 conv at jump 2 (+4); pool (+2); 3×3 conv at jump 4 (+8).
+    assert convs == [5, 9, 19]
 
 
 def test_feature_maps_are_the_convolution_of_the_image(digits):
@@ -67,7 +67,7 @@ def test_feature_maps_default_to_what_the_first_convolution_passes_on(shipped, d
     after = explain.activation_of(shipped, first_conv)
     assert isinstance(shipped.get_layer(after), keras.layers.ReLU)
     maps = explain.feature_maps(shipped, digits[0][0])
-    assert maps.shape == (28, 28, 32)
+    assert maps.shape == (14, 14, 32)  # the first convolution has stride 2
     assert maps.min() >= 0
     raw = explain.feature_maps(shipped, digits[0][0], layer=first_conv)
     assert raw.min() < 0, "the raw convolution is signed; the ReLU after it is not"
