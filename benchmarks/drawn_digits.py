@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from digitlib.preprocess import tutorial_resize
 from digitlib.recognizer import CONFIDENCE_THRESHOLD, Recognizer
 from digitlib.render import LOOKS, render_strokes
 
@@ -114,13 +114,6 @@ def draw_number(samples: list[Sample], rng: np.random.Generator) -> tuple[list[n
     return strokes, (width, CANVAS), pen
 
 
-def tutorial_input(canvas_rgb: np.ndarray, invert: bool) -> np.ndarray:
-    """The tutorials' way: the whole canvas resized to 28×28, grey, /255 (optionally inverted)."""
-    grey = Image.fromarray(canvas_rgb).convert("L").resize((28, 28))
-    image = np.asarray(grey, dtype=np.float32) / 255.0
-    return 1.0 - image if invert else image
-
-
 def percent(hits: int | float, total: int) -> str:
     return f"{100.0 * hits / total:6.2f}%" if total else "    n/a"
 
@@ -140,8 +133,8 @@ def run_digits(rec: Recognizer, samples: list[Sample], seed: int) -> list[dict]:
             prediction = rec.predict_image(canvas)
             row[look], row[f"{look}_conf"] = prediction.digit, prediction.confidence
             if look == "dark_on_light":
-                baseline_inputs["resize"].append(tutorial_input(canvas, invert=False))
-                baseline_inputs["resize+invert"].append(tutorial_input(canvas, invert=True))
+                baseline_inputs["resize"].append(tutorial_resize(canvas, invert=False))
+                baseline_inputs["resize+invert"].append(tutorial_resize(canvas, invert=True))
         prediction = rec.predict_strokes(strokes, CANVAS, pen)
         row["stroke"], row["stroke_conf"] = prediction.digit, prediction.confidence
         # The pixel path's figure is the first look's; the others are in the per-look columns.

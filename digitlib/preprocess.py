@@ -393,3 +393,15 @@ def strokes_to_mnist(strokes: Strokes, pen_width: float) -> np.ndarray | None:
     if coverage.sum() <= 0:
         return None
     return _centre_by_mass(coverage)
+
+
+def tutorial_resize(canvas: np.ndarray, invert: bool = False) -> np.ndarray:
+    """What most tutorials feed their model: the whole canvas in grey, shrunk to 28×28, scaled to [0, 1].
+
+    Kept as the baseline that notebook 07 and ``benchmarks/drawn_digits.py`` compare :func:`to_mnist` against:
+    dark ink on white stays dark on white (unless ``invert``, the tutorials' usual fix), and the digit stays as
+    small and off-centre as it was drawn. ``canvas`` is a uint8 RGB(A) or grey image.
+    """
+    grey = Image.fromarray(np.asarray(canvas)).convert("L").resize((MNIST_SIZE, MNIST_SIZE))
+    image = np.asarray(grey, dtype=np.float32) / np.float32(255.0)
+    return 1.0 - image if invert else image

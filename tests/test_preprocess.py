@@ -261,3 +261,14 @@ def test_every_look_gives_the_same_ink(size):
     coverages = [pp.extract_ink(render_strokes(strokes, size, 17.3, look)).coverage for look in LOOKS]
     for coverage in coverages[1:]:
         np.testing.assert_allclose(coverage, coverages[0], atol=1e-5)
+
+
+def test_tutorial_resize_keeps_the_canvas_look_the_recipe_fixes():
+    canvas = render_strokes(template_strokes(7, 60, 40, 160), 280, 20)  # dark ink on a white canvas
+    tutorial = pp.tutorial_resize(canvas)
+    assert tutorial.shape == (28, 28) and tutorial.dtype == np.float32
+    assert tutorial.mean() > 0.8  # mostly white: the opposite of MNIST
+    inverted = pp.tutorial_resize(canvas, invert=True)
+    np.testing.assert_allclose(inverted, 1.0 - tutorial)
+    recipe = pp.to_mnist(canvas)
+    assert recipe.mean() < 0.3 < recipe.max()  # white ink on black, as MNIST
