@@ -294,12 +294,21 @@ def load_mnist(
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:
-    """Scale uint8 images (N, 28, 28) to the float32 (N, 28, 28, 1) in [0, 1] that the models take."""
+    """Images as the float32 (N, 28, 28, 1) in [0, 1] that digitlib's models take.
+
+    Accepts one image (28, 28) or a batch (N, 28, 28) or (N, 28, 28, 1), either uint8 in 0-255 (MNIST's) or
+    floats already scaled to [0, 1].
+    """
     images = np.asarray(images)
     if images.ndim == 2:
         images = images[None]
-    if images.ndim != 3:
-        raise ValueError(f"expected images of shape (N, 28, 28) or (28, 28), got {images.shape}")
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(
+            f"expected 28×28 images shaped (28, 28), (N, 28, 28) or (N, 28, 28, 1), got {images.shape}; "
+            "turn drawings into MNIST-like images with digitlib.preprocess first."
+        )
     scale = 255.0 if images.dtype == np.uint8 else 1.0
     return (images.astype(np.float32) / scale)[..., None]
 

@@ -16,6 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from digitlib.data import to_model_input
+
 IMAGE_SIZE = 28
 
 
@@ -31,28 +33,8 @@ class LayerInfo:
     receptive_field: int  # pixels across (square), capped at the image size
 
 
-def as_model_input(images: np.ndarray) -> np.ndarray:
-    """Images as the float32 (N, 28, 28, 1) in [0, 1] that digitlib models take.
-
-    Accepts one image (28, 28) or a batch (N, 28, 28) or (N, 28, 28, 1), either uint8 in 0-255 or floats
-    already scaled to [0, 1].
-    """
-    images = np.asarray(images)
-    if images.ndim == 2:
-        images = images[None]
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise ValueError(
-            f"expected 28×28 images shaped (28, 28), (N, 28, 28) or (N, 28, 28, 1), got {images.shape}; "
-            "resize drawings with digitlib.preprocess first."
-        )
-    scale = 255.0 if images.dtype == np.uint8 else 1.0
-    return (images.astype(np.float32) / scale)[..., None]
-
-
 def _single_image(image: np.ndarray) -> np.ndarray:
-    batch = as_model_input(image)
+    batch = to_model_input(image)
     if len(batch) != 1:
         raise ValueError(f"expected one image, got a batch of {len(batch)}; pass images[i], not images.")
     return batch

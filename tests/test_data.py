@@ -322,18 +322,22 @@ def test_split_validation_rejects_a_fraction_outside_0_1(fraction):
 
 
 def test_to_model_input_scales_uint8_and_adds_a_channel():
-    images = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
+    images = np.zeros((1, 28, 28), dtype=np.uint8)
+    images[0, :2, :2] = [[0, 255], [51, 102]]
     model_input = data.to_model_input(images)
-    assert model_input.shape == (1, 2, 2, 1) and model_input.dtype == np.float32
-    np.testing.assert_allclose(model_input[0, ..., 0], [[0.0, 1.0], [0.2, 0.4]])
-    assert data.to_model_input(images[0]).shape == (1, 2, 2, 1)  # one image becomes a batch of one
+    assert model_input.shape == (1, 28, 28, 1) and model_input.dtype == np.float32
+    np.testing.assert_allclose(model_input[0, :2, :2, 0], [[0.0, 1.0], [0.2, 0.4]])
+    assert data.to_model_input(images[0]).shape == (1, 28, 28, 1)  # one image becomes a batch of one
+    assert data.to_model_input(model_input).shape == (1, 28, 28, 1)  # already model input: kept
     floats = np.full((2, 28, 28), 0.5, dtype=np.float64)
     np.testing.assert_array_equal(data.to_model_input(floats), 0.5)  # already in [0, 1]: kept
 
 
 def test_to_model_input_rejects_other_shapes():
-    with pytest.raises(ValueError, match=r"expected images of shape \(N, 28, 28\)"):
-        data.to_model_input(np.zeros((2, 28, 28, 1), dtype=np.uint8))
+    with pytest.raises(ValueError, match="28×28"):
+        data.to_model_input(np.zeros((2, 28, 28, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="28×28"):
+        data.to_model_input(np.zeros((32, 32), dtype=np.uint8))
 
 
 # --- the real npm source --------------------------------------------------------------------------

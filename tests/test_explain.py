@@ -8,7 +8,7 @@ import pytest
 from scipy.signal import correlate2d
 
 from digitlib import explain, model_files, models
-from digitlib.data import load_mnist
+from digitlib.data import load_mnist, to_model_input
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_gradient_times_input_keeps_only_the_ink(digits):
 
 def test_saliency_of_the_shipped_model_defaults_to_its_prediction(shipped, digits):
     image = digits[0][0]
-    predicted = int(np.argmax(shipped(explain.as_model_input(image), training=False)[0]))
+    predicted = int(np.argmax(shipped(to_model_input(image), training=False)[0]))
     default = explain.saliency_map(shipped, image)
     explicit = explain.saliency_map(shipped, image, digit=predicted)
     other = explain.saliency_map(shipped, image, digit=(predicted + 1) % 10)
@@ -131,13 +131,13 @@ def test_saliency_of_the_shipped_model_defaults_to_its_prediction(shipped, digit
     [np.zeros((28, 28), np.uint8), np.zeros((3, 28, 28), np.uint8), np.zeros((3, 28, 28, 1), np.float32)],
 )
 def test_model_input_accepts_the_usual_shapes(images):
-    batch = explain.as_model_input(images)
+    batch = to_model_input(images)
     assert batch.dtype == np.float32 and batch.shape[1:] == (28, 28, 1)
 
 
 def test_model_input_rejects_other_sizes(shipped):
     with pytest.raises(ValueError, match="28×28"):
-        explain.as_model_input(np.zeros((32, 32)))
+        to_model_input(np.zeros((32, 32)))
     with pytest.raises(ValueError, match="one image"):
         explain.saliency_map(shipped, np.zeros((2, 28, 28), np.uint8))
     with pytest.raises(ValueError, match="digit must be"):
