@@ -37,7 +37,7 @@ import numpy as np
 from ipycanvas import MultiCanvas, hold_canvas
 from PIL import Image
 
-from digitlib.render import Point, Stroke, canvas_shape, render_strokes, validate_strokes
+from digitlib.render import Point, Stroke, canvas_shape, render_strokes, template_strokes, validate_strokes
 
 if TYPE_CHECKING:
     from digitlib.recognizer import DigitPrediction, NumberPrediction, Recognizer
@@ -552,36 +552,6 @@ def _details_html(prediction: DigitPrediction | NumberPrediction) -> str:
 # -- example drawings ----------------------------------------------------------------------------
 
 
-def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> list[Point]:
-    """Points along an ellipse, angles in degrees clockwise from 3 o'clock (y points down)."""
-    count = max(4, int(abs(end - start) / 12) + 1)
-    angles = np.radians(np.linspace(start, end, count))
-    return [(cx + rx * math.cos(a), cy + ry * math.sin(a)) for a in angles]
-
-
-def _figure_eight() -> list[Point]:
-    """An 8 in one stroke, starting at the top, crossing in the middle."""
-    t = np.linspace(0, 2 * math.pi, 37)
-    return [(30 + 22 * math.sin(2 * a), 50 - 47 * math.cos(a)) for a in t]
-
-
-#: Digits as a person draws them, in a 60×100 box (x right, y down), one list of strokes each.
-_EXAMPLE_DIGITS: dict[str, list[list[Point]]] = {
-    "0": [_arc(30, 50, 26, 46, -90, 270)],
-    "1": [[(30, 0), (30, 100)]],
-    "2": [_arc(30, 28, 25, 24, 190, 360) + [(52, 40), (5, 100), (60, 100)]],
-    "3": [_arc(30, 25, 24, 23, 200, 450)[:-1] + _arc(30, 73, 26, 25, -90, 150)],
-    "4": [[(42, 0), (5, 65), (62, 65)], [(46, 30), (46, 100)]],
-    "5": [[(58, 0), (12, 0), (8, 44)] + _arc(30, 68, 27, 28, -140, 150)],
-    "6": [_arc(60, 55, 50, 55, 245, 180) + _arc(32, 72, 26, 27, 180, 540)],
-    "7": [[(3, 0), (60, 0), (22, 100)]],
-    "8": [_figure_eight()],
-    "9": [_arc(30, 26, 26, 25, 0, 360) + [(56, 26), (54, 100)]],
-}
-_DIGIT_BOX = (60.0, 100.0)
-_DIGIT_GAP = 30.0
-
-
 def example_strokes(
     text: str, canvas_size: int | tuple[int, int] = 280, height_fraction: float = 0.6
 ) -> list[list[Point]]:
@@ -594,17 +564,16 @@ def example_strokes(
     Raises:
         ValueError: when ``text`` is empty or holds anything but the digits 0-9.
     """
-    if not text or not all(character in _EXAMPLE_DIGITS for character in text):
+    if not text or not all(character in "0123456789" for character in text):
         raise ValueError(f"text must be one or more of the digits 0-9, got {text!r}")
     height, width = canvas_shape(canvas_size)
-    box_width, box_height = _DIGIT_BOX
-    total_width = len(text) * box_width + (len(text) - 1) * _DIGIT_GAP
-    scale = min(height_fraction * height / box_height, 0.9 * width / total_width)
-    left = (width - total_width * scale) / 2
-    top = (height - box_height * scale) / 2
-    strokes = []
+    # Each digit of digitlib.render.template_strokes fills a box 0.6 × its height wide; a gap of 0.3 × the
+    # height separates neighbours, as in handwriting.
+    widths = len(text) * 0.6 + (len(text) - 1) * 0.3
+    digit_height = min(height_fraction * height, 0.9 * width / widths)
+    left = (width - widths * digit_height) / 2
+    top = (height - digit_height) / 2
+    strokes: list[list[Point]] = []
     for position, character in enumerate(text):
-        x0 = left + position * (box_width + _DIGIT_GAP) * scale
-        for stroke in _EXAMPLE_DIGITS[character]:
-            strokes.append([(x0 + x * scale, top + y * scale) for x, y in stroke])
+        strokes += template_strokes(int(character), left + position * 0.9 * digit_height, top, digit_height)
     return strokes
