@@ -32,9 +32,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digitlib import models
 from digitlib.data import load_mnist
-from digitlib.training import Recipe, compile_model, evaluate_accuracy, get_recipe, make_dataset
+from digitlib.training import Recipe, evaluate_accuracy, get_recipe, train
 
 MIN_EPOCHS = 2  # the target compares against the tutorial's first two epochs
 
@@ -70,13 +69,18 @@ class SpeedResult:
 
 
 class TestAccuracyTimer(keras.callbacks.Callback):
-    """Times each epoch's training, then scores the model on the test set (untimed) and stops at the target."""
+    """Times each epoch's training, then scores the model on the test set (untimed); stops at the target or the cap."""
 
-    def __init__(self, result: SpeedResult, x_test: np.ndarray, y_test: np.ndarray, stop_at_target: bool):
+    def __init__(
+        self, result: SpeedResult, x_test: np.ndarray, y_test: np.ndarray, stop_at_target: bool, max_epochs: int
+    ):
         super().__init__()
         self.result, self.x_test, self.y_test = result, x_test, y_test
-        self.stop_at_target = stop_at_target
+        self.stop_at_target, self.max_epochs = stop_at_target, max_epochs
         self._started = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.result.model, self.result.parameters = self.model.name, int(self.model.count_params())
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
@@ -87,7 +91,8 @@ class TestAccuracyTimer(keras.callbacks.Callback):
         self.result.test_accuracy.append(score)
         seconds = self.result.epoch_seconds[-1]
         print(f"  {self.result.label} epoch {epoch + 1}: {seconds:.1f} s, test accuracy {score:.2%}", flush=True)
-        if self.stop_at_target and score >= self.result.target and epoch + 1 >= MIN_EPOCHS:
+        reached = self.stop_at_target and score >= self.result.target and epoch + 1 >= MIN_EPOCHS
+        if reached or epoch + 1 >= self.max_epochs:
             self.model.stop_training = True
 
 
@@ -96,27 +101,17 @@ def measure(
     recipe: Recipe,
     schedule_epochs: int,
     max_epochs: int,
-    data: tuple,
+    subset: int | None,
+    test: tuple[np.ndarray, np.ndarray],
     target: float,
     seed: int,
     stop_at_target: bool,
 ) -> SpeedResult:
-    """Train ``recipe`` (its learning-rate schedule spanning ``schedule_epochs``) for at most ``max_epochs``.
-
-    Mirrors `digitlib.training.train`, with the timing callback added.
-    """
-    (x_train, y_train), (x_test, y_test) = data
-    recipe = replace(recipe, epochs=schedule_epochs)
-    keras.utils.set_random_seed(seed)
-    one_hot = recipe.label_smoothing > 0
-    dataset = make_dataset(
-        x_train, y_train, recipe.batch_size, recipe.augment, shuffle=True, seed=seed, one_hot=one_hot
-    )
-    steps_per_epoch = int(np.ceil(len(x_train) / recipe.batch_size))
-    model = compile_model(models.build_model(recipe.architecture), recipe, steps_per_epoch)
-    result = SpeedResult(label, recipe.name, model.name, int(model.count_params()), schedule_epochs, target=target)
-    timer = TestAccuracyTimer(result, x_test, y_test, stop_at_target)
-    model.fit(dataset, epochs=min(schedule_epochs, max_epochs), callbacks=[timer], verbose=0, shuffle=False)
+    """Train ``recipe`` with `digitlib.training.train` (its learning-rate schedule spanning ``schedule_epochs``) for
+    at most ``max_epochs``, timing every epoch."""
+    result = SpeedResult(label, recipe.name, recipe.architecture, 0, schedule_epochs, target=target)
+    timer = TestAccuracyTimer(result, *test, stop_at_target, max_epochs)
+    train(replace(recipe, epochs=schedule_epochs), seed=seed, subset=subset, callbacks=[timer], verbose=0)
     return result
 
 
@@ -222,10 +217,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     command = "python benchmarks/train_speed.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    (x_train, y_train), test = load_mnist()
-    if args.subset:
-        x_train, y_train = x_train[: args.subset], y_train[: args.subset]
-    data = ((x_train, y_train), test)
+    (x_train, _), test = load_mnist()
+    train_images = min(len(x_train), args.subset or len(x_train))
     results = []
     for name in args.recipes:
         recipe = get_recipe(name)
@@ -239,8 +232,10 @@ def main(argv: list[str] | None = None) -> None:
             label = f"{name} ({epochs}-epoch schedule)" if name == "digitlib" else name
             most = min(epochs, args.max_epochs or epochs)
             print(f"== {label}: up to {most} epochs", flush=True)
-            results.append(measure(label, recipe, epochs, most, data, args.target, args.seed, not args.keep_going))
-    report = markdown_report(results, args.target, command.strip(), len(x_train))
+            results.append(
+                measure(label, recipe, epochs, most, args.subset, test, args.target, args.seed, not args.keep_going)
+            )
+    report = markdown_report(results, args.target, command.strip(), train_images)
     print()
     print(report)
     if args.json:

@@ -12,6 +12,7 @@ import contextlib
 import platform
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,14 +165,15 @@ def train(
     strategy: tf.distribute.Strategy | None = None,
     verbose: int | str = "auto",
     command: str | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> TrainResult:
     """Train a recipe on MNIST and return the model, history and model card; save them when ``output`` is given.
 
     ``subset`` trains on the first N training images (for quick runs); ``validation_fraction`` holds out a
     reproducible, stratified share of the training set to watch for over-fitting. ``backup_dir`` keeps a
     checkpoint after every epoch so that an interrupted run resumes from it when called again with the same
-    arguments (it is deleted when the run completes). The final test accuracy is measured on all 10,000 test
-    images and recorded in the card.
+    arguments (it is deleted when the run completes). ``callbacks`` are extra Keras callbacks for ``fit``. The
+    final test accuracy is measured on all 10,000 test images and recorded in the card.
     """
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     if epochs is not None:
@@ -196,9 +198,9 @@ def train(
     with scope:
         model = compile_model(models.build_model(recipe.architecture), recipe, steps_per_epoch)
 
-    callbacks = []
-    if backup_dir is not None:
-        callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=True))
+    # The backup callback goes first, so an epoch's checkpoint is written before any other callback can stop the run.
+    backup = [] if backup_dir is None else [keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=True)]
+    callbacks = [*backup, *callbacks]
     start = time.perf_counter()
     history = model.fit(
         train_ds,

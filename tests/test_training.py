@@ -180,3 +180,16 @@ def test_remove_backup_forgets_a_checkpoint(tmp_path):
     training.remove_backup(backup)
     assert not backup.exists()
     training.remove_backup(backup)  # nothing there: no error
+
+
+def test_extra_callbacks_see_every_epoch_and_can_stop_the_run():
+    seen: list[int] = []
+
+    class StopAfterFirst(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(epoch)
+            self.model.stop_training = True
+
+    result = training.train("simple", epochs=3, subset=SUBSET, verbose=0, callbacks=[StopAfterFirst()])
+    assert seen == [0]
+    assert len(result.history["loss"]) == 1
