@@ -1,4 +1,4 @@
-"""Shared fixtures: the real MNIST files and arrays from the local cache, and a throwaway cache folder."""
+"""Shared fixtures: real MNIST files and arrays from the local cache, a throwaway cache folder, the shipped model."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from digitlib import data
+from digitlib import data, model_files
 
 
 def quiet(_message: str) -> None:
@@ -36,3 +36,9 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setenv("DIGITLIB_DATA_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def shipped():
+    """The shipped model, loaded once for the whole session (with ``safe_mode=True``); treat as read-only."""
+    return model_files.load_model()

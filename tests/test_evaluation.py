@@ -19,8 +19,8 @@ def test_slice():
 
 
 @pytest.fixture(scope="module")
-def probabilities(test_slice):
-    return predict_probabilities(model_files.load_model(), test_slice[0])
+def probabilities(test_slice, shipped):
+    return predict_probabilities(shipped, test_slice[0])
 
 
 @pytest.fixture(scope="module")

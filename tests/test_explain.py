@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.signal import correlate2d
 
-from digitlib import explain, model_files, models
+from digitlib import explain, models
 from digitlib.data import load_mnist, to_model_input
 
 
@@ -15,11 +15,6 @@ from digitlib.data import load_mnist, to_model_input
 def digits():
     (_, _), (x_test, y_test) = load_mnist(progress=lambda _: None)
     return x_test[:20], y_test[:20]
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    return model_files.load_model()
 
 
 def test_costs_of_the_simple_cnn_by_hand():

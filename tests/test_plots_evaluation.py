@@ -22,11 +22,6 @@ def digits():
 
 
 @pytest.fixture(scope="module")
-def shipped():
-    return model_files.load_model()
-
-
-@pytest.fixture(scope="module")
 def probabilities(digits, shipped):
     return predict_probabilities(shipped, digits[0])
 
