@@ -14,7 +14,7 @@ Numbers are 3–5 digits by one writer side by side, with realistic gaps (some n
 Everything is seeded, so two runs with the same options draw the same canvases.
 
     python benchmarks/drawn_digits.py ../shared/data/unipen-digits-dev.json.gz
-    python benchmarks/drawn_digits.py PATH --model runs/digitlib_cnn.keras --limit 1000 --seed 1
+    python benchmarks/drawn_digits.py PATH --model runs/digitlib_cnn.keras --limit 1000 --seed 1 --json out.json
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlib.data import write_atomic
 from digitlib.preprocess import tutorial_resize
 from digitlib.recognizer import CONFIDENCE_THRESHOLD, Recognizer
 from digitlib.render import LOOKS, render_strokes
@@ -49,18 +50,27 @@ class Sample:
 
 
 def load_samples(path: Path) -> list[Sample]:
-    """Read the gzip-compressed JSON of pen trajectories."""
-    with gzip.open(path, "rt") as f:
-        data = json.load(f)
-    return [
-        Sample(
-            int(s["label"]),
-            s["writer"],
-            s["inst"],
-            [np.asarray(stroke, dtype=np.float64) for stroke in s["strokes"] if stroke],
-        )
-        for s in data["samples"]
-    ]
+    """Read the gzip-compressed JSON of pen trajectories; samples without a single point are skipped."""
+    try:
+        with gzip.open(path, "rt") as f:
+            records = json.load(f)["samples"]
+        samples = []
+        for record in records:
+            strokes = [np.asarray(stroke, dtype=np.float64).reshape(-1, 2) for stroke in record["strokes"] if stroke]
+            if strokes:
+                writer = str(record["writer"])
+                samples.append(Sample(int(record["label"]), writer, record.get("inst", writer.split("/")[0]), strokes))
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as error:
+        raise SystemExit(
+            f"{path}: not pen trajectories in the expected format ({type(error).__name__}: {error}). "
+            "Expected gzip-compressed JSON with samples of label, writer and strokes, "
+            "as described in ../shared/data/README.md."
+        ) from error
+    if not samples:
+        raise SystemExit(f"{path}: no sample has any stroke points")
+    if skipped := len(records) - len(samples):
+        print(f"skipped {skipped} samples without stroke points")
+    return samples
 
 
 def extent(strokes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -157,6 +167,9 @@ def run_numbers(rec: Recognizer, samples: list[Sample], count: int, seed: int) -
     for sample in samples:
         by_writer[sample.writer].append(sample)
     writers = sorted(w for w, s in by_writer.items() if len(s) >= 5)
+    if not writers:
+        print("no writer has 5 digits or more: numbers skipped")
+        return []
     rows = []
     for _ in range(count):
         pool = by_writer[writers[rng.integers(len(writers))]]
@@ -175,6 +188,20 @@ def run_numbers(rec: Recognizer, samples: list[Sample], count: int, seed: int) -
 
 def accuracy(rows: list[dict], key: str, truth: str = "label") -> str:
     return percent(sum(r[key] == r[truth] for r in rows), len(rows))
+
+
+def summary(digits: list[dict], numbers: list[dict]) -> dict:
+    """The headline figures as fractions, for ``--json``."""
+
+    def share(rows: list[dict], key: str, truth: str) -> float | None:
+        return sum(r[key] == r[truth] for r in rows) / len(rows) if rows else None
+
+    methods = [*LOOKS, "stroke"]
+    return {
+        "digits": {"count": len(digits)}
+        | {m: share(digits, m, "label") for m in [*methods, "resize", "resize+invert"]},
+        "numbers": {"count": len(numbers)} | {m: share(numbers, m, "truth") for m in methods},
+    }
 
 
 def report_digits(rows: list[dict]) -> None:
@@ -244,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="use this many digits (a seeded random subset)")
     parser.add_argument("--numbers", type=int, default=1000, help="how many numbers to draw (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the headline figures to this JSON file")
     args = parser.parse_args(argv)
 
     if not args.path.is_file():
@@ -258,11 +286,14 @@ def main(argv: list[str] | None = None) -> int:
         digits = [samples[i] for i in sorted(chosen)]
 
     start = time.perf_counter()
-    report_digits(run_digits(rec, digits, args.seed))
+    digit_rows = run_digits(rec, digits, args.seed)
+    report_digits(digit_rows)
     numbers = run_numbers(rec, samples, args.numbers, args.seed) if args.numbers > 0 else []
     if numbers:
         report_numbers(numbers)
     print(f"\n({time.perf_counter() - start:.0f} s)")
+    if args.json is not None:
+        write_atomic(args.json, (json.dumps(summary(digit_rows, numbers), indent=2) + "\n").encode())
     return 0
 
 
