@@ -1,13 +1,13 @@
-"""The drawing pad in a real browser: JupyterLab 4 serving notebook 07, headless Chromium drawing with the mouse.
+"""The drawing pad in a real browser: JupyterLab 4 and Notebook 7 serving notebook 07, headless Chromium drawing.
 
-What it proves that the unit tests cannot: the widgets render in JupyterLab, the canvas's mouse and touch events
+What it proves that the unit tests cannot: the widgets render in both front ends, the canvas's mouse and touch events
 reach the kernel, and what a person draws is read and shown. It runs the notebook (Run All) on a copy in a
 temporary folder, draws digits on the first pad with mouse moves (and one with touch events), checks the answer
 the pad shows, switches the pad to number mode and writes a number, and saves a screenshot of the pad to
 ``docs/pad.png``.
 
 Needs Debian's Chromium at /usr/bin/chromium (``apt-get install chromium``; Playwright's own browser download is
-never used). Run it with ``pytest -m browser tests/browser``; it takes about a minute.
+never used). Run it with ``pytest -m browser tests/browser``; it takes about a minute per front end.
 """
 
 from __future__ import annotations
@@ -70,13 +70,13 @@ def _wait_for_server(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with code {process.returncode}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"The server exited with code {process.returncode}:\n{log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except (urllib.error.URLError, OSError):
             time.sleep(0.5)
-    raise TimeoutError(f"JupyterLab did not answer within {SERVER_START_SECONDS} s:\n{log.read_text()[-3000:]}")
+    raise TimeoutError(f"The server did not answer within {SERVER_START_SECONDS} s:\n{log.read_text()[-3000:]}")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -90,9 +90,17 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def lab_url() -> Iterator[str]:
-    """A JupyterLab server on loopback serving a copy of notebook 07; yields the notebook's URL."""
+#: The two front ends the pad must work in: (module to run, its app's config class, the notebook's URL path).
+FRONT_ENDS = {
+    "jupyterlab": ("jupyterlab", "LabApp", "lab/tree"),
+    "notebook7": ("notebook", "JupyterNotebookApp", "notebooks"),
+}
+
+
+@pytest.fixture(scope="module", params=list(FRONT_ENDS))
+def lab_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A JupyterLab 4 (or Notebook 7) server on loopback serving a copy of notebook 07; yields the notebook's URL."""
+    module, app, path = FRONT_ENDS[request.param]
     work = Path(tempfile.mkdtemp(prefix="digitlib-browser-"))
     notebooks = work / "notebooks"
     notebooks.mkdir()
@@ -115,7 +123,7 @@ def lab_url() -> Iterator[str]:
     command = [
         sys.executable,
         "-m",
-        "jupyterlab",
+        module,
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
@@ -124,18 +132,21 @@ def lab_url() -> Iterator[str]:
         f"--ServerApp.root_dir={notebooks}",
         "--ServerApp.terminals_enabled=False",
         "--allow-root",
-        "--LabApp.expose_app_in_browser=True",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
-        f"--LabApp.user_settings_dir={work / 'settings'}",
-        f"--LabApp.workspaces_dir={work / 'workspaces'}",
+        f"--{app}.expose_app_in_browser=True",
+        f"--{app}.user_settings_dir={work / 'settings'}",
+        f"--{app}.workspaces_dir={work / 'workspaces'}",
     ]
+    if module == "jupyterlab":
+        command += [
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+        ]
     with log.open("w") as log_file:
         server = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=work)
     try:
         _wait_for_server(f"http://127.0.0.1:{port}/api/status?token={token}", server, log)
-        yield f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={token}"
+        yield f"http://127.0.0.1:{port}/{path}/{NOTEBOOK.name}?token={token}"
     finally:
         _stop(server)
         shutil.rmtree(work, ignore_errors=True)
@@ -279,7 +290,7 @@ def test_pad_reads_a_digit_drawn_with_the_mouse(page: Page, digit: str) -> None:
     expect(answer).to_have_text(digit)
     expect(pad.locator(".digitlib-pad-bars .digitlib-pad-top")).to_contain_text(digit)
     expect(pad.locator(".digitlib-pad-error")).to_be_hidden()
-    if digit == "4":  # the last digit: keep a picture of the pad for the README
+    if digit == "4" and "/lab/" in page.url:  # the last digit in JupyterLab: a picture of the pad for the README
         SCREENSHOT.parent.mkdir(exist_ok=True)
         partial = SCREENSHOT.with_name(f".{SCREENSHOT.name}.partial.png")
         pad.screenshot(path=str(partial))
