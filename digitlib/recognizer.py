@@ -37,9 +37,12 @@ __all__ = [
 #: user interface can say "not sure" instead of showing a confident wrong answer.
 CONFIDENCE_THRESHOLD = 0.8
 
-#: A segment of a number this many times wider than the digits are tall may be two digits
-#: that touch (see ``Recognizer.predict_number``).
-TOUCHING_ASPECT = 1.2
+#: A segment of a number this many times wider than the digits are tall may be digits that
+#: touch (see ``Recognizer.predict_number``); about 1 drawn digit in 10 is that wide.
+TOUCHING_ASPECT = 1.0
+#: ... and one this many times wider is cut whatever the model says of it as one digit: fewer
+#: than 1 drawn digit in 1,000 is that wide.
+MAX_DIGIT_ASPECT = 2.0
 #: Neighbouring parts of a number closer than this fraction of the digit height may be one
 #: digit (see ``Recognizer.predict_number``).
 JOIN_GAP = 0.25
@@ -247,7 +250,7 @@ class Recognizer:
             to_mnist=lambda part: preprocess.ink_to_mnist(part.coverage),
             box_of=lambda part: _box_to_canvas(part.box, ink.scale),
             join=segment.join_segments,
-            cuts=lambda part: [halves] if (halves := segment.split_in_two(part)) else [],
+            cuts=segment.candidate_cuts,
         )
 
     def predict_number_strokes(
@@ -283,9 +286,11 @@ class Recognizer:
            both read with confidence, and together shaped like one digit (no wider than
            :data:`JOIN_ASPECT` of their height) are joined when the whole reads with
            confidence, and more confidently than either (a 4 whose strokes do not touch).
-        2. A part wider than :data:`TOUCHING_ASPECT` times the digit height and read without
-           confidence is cut in two (``cuts`` gives the candidate cuts) when both halves read
-           with confidence, and together more confidently than the whole (digits that touch).
+        2. A part wider than :data:`TOUCHING_ASPECT` times the digit height is cut (``cuts``
+           gives the candidate cuts in two, and each half is judged the same way in turn) when
+           every piece reads with confidence, and all together (the product) more confidently
+           than the whole: digits that touch, two or a run of several. A part wider than
+           :data:`MAX_DIGIT_ASPECT` is cut at its best cut whatever the model says of it whole.
         """
         if not parts:
             return NumberPrediction([])
@@ -294,7 +299,7 @@ class Recognizer:
         self._join_close_parts(parts, predictions, typical, to_mnist, box_of, join)
         result = []
         for part, whole in zip(parts, predictions, strict=True):
-            result.extend(self._cut_if_two(part, whole, typical, to_mnist, box_of, cuts))
+            result.extend(self._cut_touching(part, whole, typical, to_mnist, box_of, cuts))
         return NumberPrediction([p for p in result if p.digit is not None])
 
     def _join_close_parts(self, parts: list, predictions: list, typical: float, to_mnist, box_of, join) -> None:
@@ -316,22 +321,40 @@ class Recognizer:
                     continue
             index += 1
 
-    def _cut_if_two(self, part, whole: DigitPrediction, typical: float, to_mnist, box_of, cuts) -> list:
-        """Step 2 of :meth:`_read_parts`: the predictions for ``part``, one or two."""
+    def _cut_touching(self, part, whole: DigitPrediction, typical: float, to_mnist, box_of, cuts, seen=None) -> list:
+        """Step 2 of :meth:`_read_parts`: the predictions for ``part``, one or more.
+
+        Each half of a cut is judged the same way in turn, so a run of several touching digits is
+        cut into as many as it holds. ``seen`` remembers how each part was read, so that the
+        search stays small (each part is judged once, however many cuts lead to it).
+        """
+        seen = {} if seen is None else seen
         left, top, right, bottom = box_of(part)
-        if whole.is_confident or right - left <= TOUCHING_ASPECT * max(typical, bottom - top):
+        aspect = (right - left) / max(typical, bottom - top)
+        if aspect <= TOUCHING_ASPECT:
             return [whole]
-        halves = [half for cut in cuts(part) for half in cut]
+        candidates = cuts(part)
+        halves = [half for cut in candidates for half in cut]
         images = [to_mnist(half) for half in halves]
         if not halves or any(image is None for image in images):
             return [whole]
         read = self._predict_many(images, [box_of(half) for half in halves])
-        pairs = list(zip(read[::2], read[1::2], strict=True))
-        best = max(pairs, key=lambda pair: pair[0].confidence * pair[1].confidence)
-        sure = best[0].is_confident and best[1].is_confident
-        if sure and best[0].confidence * best[1].confidence > whole.confidence:
-            return list(best)
-        return [whole]
+        # Wider than any digit: the best cut wins even if unsure (the model is often sure of nonsense there).
+        forced = aspect > MAX_DIGIT_ASPECT
+        best, best_score = [whole], -1.0 if forced else whole.confidence
+        for index, cut in enumerate(candidates):
+            pieces = []
+            for half, reading in zip(cut, read[2 * index : 2 * index + 2], strict=True):
+                # A stroke group is its own key; a pixel segment is one column range of a piece of ink,
+                # which its box tells apart.
+                key = half if isinstance(half, tuple) else box_of(half)
+                if key not in seen:
+                    seen[key] = self._cut_touching(half, reading, typical, to_mnist, box_of, cuts, seen)
+                pieces += seen[key]
+            score = float(np.prod([piece.confidence for piece in pieces]))
+            if (forced or all(piece.is_confident for piece in pieces)) and score > best_score:
+                best, best_score = pieces, score
+        return best
 
 
 def _canvas_box(coverage: np.ndarray, scale: int) -> tuple[float, float, float, float] | None:

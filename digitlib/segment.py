@@ -245,21 +245,45 @@ def split_in_two(piece: Segment, search: tuple[float, float] = (0.3, 0.7)) -> tu
     when the segment is too narrow to cut. Whether the cut is right is for a recogniser to
     judge (see ``Recognizer.predict_number``).
     """
+    cuts = candidate_cuts(piece, search, limit=1)
+    return cuts[0] if cuts else None
+
+
+def candidate_cuts(
+    piece: Segment, search: tuple[float, float] = (0.15, 0.85), limit: int = 5
+) -> list[tuple[Segment, Segment]]:
+    """Up to ``limit`` ways to cut a segment in two, thinnest first: where touching digits meet.
+
+    Candidates are columns between the ``search`` fractions of the segment's width, least ink
+    first (nearest the middle on ties), at least a tenth of the width apart. A run of several
+    touching digits has one thin place between each pair, so the recogniser tries a few and
+    keeps the cut whose halves read best (see ``Recognizer.predict_number``).
+    """
     inked = piece.coverage > PIECE_THRESHOLD
     columns = np.flatnonzero(inked.any(axis=0))
     if columns.size < 4:
-        return None
+        return []
     first, last = int(columns[0]), int(columns[-1]) + 1
     low = first + int(np.ceil(search[0] * (last - first)))
     high = first + int(np.floor(search[1] * (last - first)))
     if high <= low:
-        return None
+        return []
     candidates = np.arange(low, high)
     profile = inked[:, low:high].sum(axis=0)
-    # Least ink first, then nearest the middle.
-    cut = int(candidates[np.lexsort((np.abs(candidates - (first + last) / 2), profile))[0]])
+    chosen: list[int] = []
+    for column in candidates[np.lexsort((np.abs(candidates - (first + last) / 2), profile))]:
+        if len(chosen) == limit:
+            break
+        if all(abs(int(column) - other) >= 0.1 * (last - first) for other in chosen):
+            chosen.append(int(column))
+    cuts = [_cut_at(piece, column) for column in chosen]
+    return [cut for cut in cuts if cut is not None]
+
+
+def _cut_at(piece: Segment, column: int) -> tuple[Segment, Segment] | None:
+    """The parts of ``piece`` left and right of ``column`` (None if one of them has no ink)."""
     parts = []
-    for keep in (slice(0, cut), slice(cut, None)):
+    for keep in (slice(0, column), slice(column, None)):
         coverage = np.zeros_like(piece.coverage)
         coverage[:, keep] = piece.coverage[:, keep]
         part_inked = coverage > PIECE_THRESHOLD

@@ -234,6 +234,13 @@ def test_huge_canvas(rec):
     assert rec.predict_image(huge).digit == 8
 
 
+@pytest.mark.parametrize("text", ["357", "2025"])
+def test_a_run_of_touching_digits_is_cut_into_all_of_them(rec, text):
+    strokes, size = number(text, gap=-6)  # each digit overlaps the next by 6 px: one piece of ink
+    assert rec.predict_number(render_strokes(strokes, size, PEN)).text == text
+    assert rec.predict_number_strokes(strokes, size, PEN).text == text
+
+
 @pytest.mark.parametrize("text", ["35", "23"])
 def test_touching_digits_are_read_as_two(rec, text):
     strokes, size = number(text, gap=-6)  # the two digits overlap by 6 px

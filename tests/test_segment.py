@@ -8,6 +8,7 @@ import pytest
 from digitlib import preprocess as pp
 from digitlib.render import render_coverage, template_strokes
 from digitlib.segment import (
+    candidate_cuts,
     group_pieces,
     group_strokes,
     join_segments,
@@ -141,10 +142,30 @@ def test_touching_digits_can_be_cut_at_the_thinnest_column():
     np.testing.assert_allclose(left.coverage + right.coverage, whole.coverage)
 
 
+def test_candidate_cuts_fall_where_each_pair_of_touching_digits_meets():
+    strokes = number_strokes("357", gap=-6)  # three digits, each overlapping the next: one piece of ink
+    coverage = render_coverage(strokes, (600, 280), PEN)
+    (whole,) = split_ink(coverage)
+    cuts = candidate_cuts(whole, limit=5)
+    assert 1 <= len(cuts) <= 5
+    ends = [left.box[3] for left, _ in cuts]
+    width = whole.box[3] - whole.box[2]
+    assert all(abs(a - b) >= 0.1 * width - 1 for i, a in enumerate(ends) for b in ends[i + 1 :])
+    # Strokes: the 3 is stroke 0, the 5 strokes 1-2, the 7 stroke 3. A cut falls where each digit's ink begins.
+    for next_digit in (strokes[1:3], strokes[3:]):
+        meet = min(x for stroke in next_digit for x, _ in stroke) - PEN / 2
+        assert any(abs(end - meet) <= PEN for end in ends), (meet, ends)
+    for left, right in cuts:
+        np.testing.assert_allclose(left.coverage + right.coverage, whole.coverage)
+    # The thinnest cut in the middle of the segment is split_in_two's.
+    assert split_in_two(whole)[0].box == candidate_cuts(whole, (0.3, 0.7), limit=1)[0][0].box
+
+
 def test_a_narrow_segment_is_not_cut():
     coverage = render_coverage([[(50, 20), (50, 200)]], 100, 2)
     (line,) = split_ink(coverage)
     assert split_in_two(line) is None
+    assert candidate_cuts(line) == []
 
 
 def test_joined_segments_hold_the_ink_of_both():
