@@ -10,7 +10,8 @@ in the three canvas looks. Each drawing is read four ways:
 - the tutorials' baseline: the whole dark-on-white canvas resized to 28×28, as is;
 - the same with the tutorials' "invert" fix (white ink on black).
 
-Numbers are 3–5 digits by one writer side by side, with realistic gaps (some nearly touching).
+Numbers are 3–5 digits by one writer side by side, with realistic gaps (some nearly touching); then
+the same number of numbers again with every digit pushed up to the next, so that inks often touch.
 Everything is seeded, so two runs with the same options draw the same canvases.
 
     python benchmarks/drawn_digits.py ../shared/data/unipen-digits-dev.json.gz
@@ -103,8 +104,12 @@ def draw_digit(sample: Sample, rng: np.random.Generator) -> tuple[list[np.ndarra
     return place(sample.strokes, scale, left, top), pen
 
 
-def draw_number(samples: list[Sample], rng: np.random.Generator) -> tuple[list[np.ndarray], tuple[int, int], float]:
-    """Strokes of several digits side by side, as one person writes a number on the pad."""
+def draw_number(
+    samples: list[Sample], rng: np.random.Generator, touching: bool = False
+) -> tuple[list[np.ndarray], tuple[int, int], float]:
+    """Strokes of several digits side by side, as one person writes a number on the pad; with
+    ``touching``, each digit's inked box overlaps the next one's by up to half a pen width, so
+    that the inks often touch."""
     pen = rng.uniform(*PEN_RANGE)
     height = rng.uniform(*NUMBER_HEIGHT_RANGE) * CANVAS
     strokes, x = [], rng.uniform(10, 40) + pen / 2
@@ -117,6 +122,9 @@ def draw_number(samples: list[Sample], rng: np.random.Generator) -> tuple[list[n
         placed = place(sample.strokes, scale, x, max(bottom - h, pen / 2 + 2))
         strokes.extend(placed)
         right = extent(placed)[1][0]
+        if touching:
+            x = right + pen * (1 - rng.uniform(0, 0.5))
+            continue
         # Gap between the inked boxes: usually a fifth of the height, sometimes nearly touching.
         gap = rng.uniform(1, 4) if rng.random() < 0.25 else height * rng.uniform(0.05, 0.35)
         x = right + pen + gap
@@ -159,10 +167,10 @@ def run_digits(rec: Recognizer, samples: list[Sample], seed: int) -> list[dict]:
     return rows
 
 
-def run_numbers(rec: Recognizer, samples: list[Sample], count: int, seed: int) -> list[dict]:
+def run_numbers(rec: Recognizer, samples: list[Sample], count: int, seed: int, touching: bool = False) -> list[dict]:
     """Numbers of 3-5 digits by one writer, read from the canvas in all three looks and from
     their strokes."""
-    rng = np.random.default_rng(seed + 1)
+    rng = np.random.default_rng(seed + (2 if touching else 1))
     by_writer = defaultdict(list)
     for sample in samples:
         by_writer[sample.writer].append(sample)
@@ -175,7 +183,7 @@ def run_numbers(rec: Recognizer, samples: list[Sample], count: int, seed: int) -
         pool = by_writer[writers[rng.integers(len(writers))]]
         length = int(rng.integers(3, 6))
         chosen = [pool[j] for j in rng.choice(len(pool), length, replace=False)]
-        strokes, size, pen = draw_number(chosen, rng)
+        strokes, size, pen = draw_number(chosen, rng, touching)
         row = dict(truth="".join(str(s.label) for s in chosen), length=length)
         for look in LOOKS:
             number = rec.predict_number(render_strokes(strokes, size, pen, look))
@@ -190,7 +198,7 @@ def accuracy(rows: list[dict], key: str, truth: str = "label") -> str:
     return percent(sum(r[key] == r[truth] for r in rows), len(rows))
 
 
-def summary(digits: list[dict], numbers: list[dict]) -> dict:
+def summary(digits: list[dict], numbers: list[dict], touching: list[dict]) -> dict:
     """The headline figures as fractions, for ``--json``."""
 
     def share(rows: list[dict], key: str, truth: str) -> float | None:
@@ -201,6 +209,7 @@ def summary(digits: list[dict], numbers: list[dict]) -> dict:
         "digits": {"count": len(digits)}
         | {m: share(digits, m, "label") for m in [*methods, "resize", "resize+invert"]},
         "numbers": {"count": len(numbers)} | {m: share(numbers, m, "truth") for m in methods},
+        "touching_numbers": {"count": len(touching)} | {m: share(touching, m, "truth") for m in methods},
     }
 
 
@@ -247,9 +256,9 @@ def report_digits(rows: list[dict]) -> None:
     table("by institution", [(i, [r for r in rows if r["inst"] == i]) for i in insts])
 
 
-def report_numbers(rows: list[dict]) -> None:
+def report_numbers(rows: list[dict], what: str = "") -> None:
     total = len(rows)
-    print(f"\nNUMBERS ({total} numbers of 3-5 digits by one writer, each in every look)")
+    print(f"\nNUMBERS ({total} numbers of 3-5 digits by one writer{what}, each in every look)")
     print("  method                       accuracy  right digit count")
     for key, what in [(look, f"pixels, {look}") for look in LOOKS] + [("stroke", "strokes")]:
         count_ok = percent(sum(r[f"{key}_count"] == r["length"] for r in rows), total)
@@ -269,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", type=Path, default=None, help="a .keras model (default: the shipped one)")
     parser.add_argument("--limit", type=int, default=None, help="use this many digits (a seeded random subset)")
-    parser.add_argument("--numbers", type=int, default=1000, help="how many numbers to draw (default 1000)")
+    parser.add_argument(
+        "--numbers", type=int, default=1000, help="how many numbers to draw, spaced and touching (default 1000 each)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--json", type=Path, default=None, help="also write the headline figures to this JSON file")
     args = parser.parse_args(argv)
@@ -291,9 +302,13 @@ def main(argv: list[str] | None = None) -> int:
     numbers = run_numbers(rec, samples, args.numbers, args.seed) if args.numbers > 0 else []
     if numbers:
         report_numbers(numbers)
+    touching = run_numbers(rec, samples, args.numbers, args.seed, touching=True) if args.numbers > 0 else []
+    if touching:
+        report_numbers(touching, ", each pushed up to the next (inks often touch)")
     print(f"\n({time.perf_counter() - start:.0f} s)")
     if args.json is not None:
-        write_atomic(args.json, (json.dumps(summary(digit_rows, numbers), indent=2) + "\n").encode())
+        figures = summary(digit_rows, numbers, touching)
+        write_atomic(args.json, (json.dumps(figures, indent=2) + "\n").encode())
     return 0
 
 

@@ -61,14 +61,15 @@ def test_reads_drawn_digits_and_numbers(benchmark, trajectories: Path, tmp_path:
     assert "(20 digits, 2 writers)" in printed
 
     figures = json.loads(out.read_text())
-    digits, numbers = figures["digits"], figures["numbers"]
-    assert digits["count"] == 20 and numbers["count"] == 8
+    digits, numbers, touching = figures["digits"], figures["numbers"], figures["touching_numbers"]
+    assert digits["count"] == 20 and numbers["count"] == touching["count"] == 8
     # The same ink in every look, so the same answers; plainly written digits are read right.
     assert digits["dark_on_light"] == digits["light_on_dark"] == digits["transparent"] >= 0.9
     assert digits["stroke"] >= 0.9
     # The tutorials' resize-the-canvas does far worse on the very same drawings.
     assert digits["resize"] < digits["dark_on_light"] - 0.3
     assert numbers["stroke"] >= 0.75 and numbers["dark_on_light"] >= 0.75
+    assert touching["stroke"] >= 0.5 and touching["dark_on_light"] >= 0.5
 
 
 def test_rejects_a_file_in_another_format(benchmark, tmp_path: Path) -> None:
