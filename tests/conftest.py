@@ -10,7 +10,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from digitlib import data, model_files
+from digitlib import data
+from digitlib.recognizer import Recognizer
+from digitlib.training import predict_probabilities
 
 
 def quiet(_message: str) -> None:
@@ -39,6 +41,25 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shipped():
-    """The shipped model, loaded once for the whole session (with ``safe_mode=True``); treat as read-only."""
-    return model_files.load_model()
+def recognizer() -> Recognizer:
+    """The shipped model behind a `Recognizer`, loaded once for the whole session (``Recognizer.load()``)."""
+    return Recognizer.load()
+
+
+@pytest.fixture(scope="session")
+def shipped(recognizer: Recognizer):
+    """The shipped Keras model (loaded with ``safe_mode=True``), the recogniser's own; treat as read-only."""
+    return recognizer.model
+
+
+@pytest.fixture(scope="session")
+def mnist_test_slice(mnist) -> tuple[np.ndarray, np.ndarray]:
+    """The first 1,500 MNIST test images and their labels: enough for the shipped model to make a few mistakes."""
+    (_, _), (x_test, y_test) = mnist
+    return x_test[:1500], y_test[:1500]
+
+
+@pytest.fixture(scope="session")
+def shipped_probabilities(shipped, mnist_test_slice) -> np.ndarray:
+    """The shipped model's class probabilities for ``mnist_test_slice``, computed once; treat as read-only."""
+    return predict_probabilities(shipped, mnist_test_slice[0])

@@ -8,41 +8,28 @@ import numpy as np
 import pytest
 
 from digitlib import evaluation, model_files
-from digitlib.data import load_mnist
-from digitlib.training import predict_probabilities
 
 
 @pytest.fixture(scope="module")
-def test_slice():
-    (_, _), (x_test, y_test) = load_mnist(progress=lambda _: None)
-    return x_test[:1500], y_test[:1500]
+def predictions(shipped_probabilities):
+    return evaluation.predicted_digits(shipped_probabilities)
 
 
-@pytest.fixture(scope="module")
-def probabilities(test_slice, shipped):
-    return predict_probabilities(shipped, test_slice[0])
+def test_predicted_digits_are_the_most_probable(shipped_probabilities, predictions):
+    assert predictions.shape == (len(shipped_probabilities),)
+    rows = np.arange(len(shipped_probabilities))
+    assert np.all(shipped_probabilities[rows, predictions] == shipped_probabilities.max(axis=1))
 
 
-@pytest.fixture(scope="module")
-def predictions(probabilities):
-    return evaluation.predicted_digits(probabilities)
-
-
-def test_predicted_digits_are_the_most_probable(probabilities, predictions):
-    assert predictions.shape == (len(probabilities),)
-    rows = np.arange(len(probabilities))
-    assert np.all(probabilities[rows, predictions] == probabilities.max(axis=1))
-
-
-def test_accuracy_is_the_share_of_right_predictions(test_slice, predictions):
-    labels = test_slice[1]
+def test_accuracy_is_the_share_of_right_predictions(mnist_test_slice, predictions):
+    labels = mnist_test_slice[1]
     right = sum(int(p == t) for p, t in zip(predictions, labels, strict=True))
     assert evaluation.accuracy(labels, predictions) == pytest.approx(right / len(labels))
     assert evaluation.accuracy(labels, labels) == 1.0
 
 
-def test_confusion_matrix_counts_every_image_once(test_slice, predictions):
-    labels = test_slice[1]
+def test_confusion_matrix_counts_every_image_once(mnist_test_slice, predictions):
+    labels = mnist_test_slice[1]
     confusion = evaluation.confusion_matrix(labels, predictions)
     assert confusion.shape == (10, 10)
     assert confusion.sum() == len(labels)
@@ -55,8 +42,8 @@ def test_confusion_matrix_counts_every_image_once(test_slice, predictions):
     assert confusion[labels[i], predictions[i]] >= 1
 
 
-def test_per_class_metrics_follow_their_definitions(test_slice, predictions):
-    labels = test_slice[1]
+def test_per_class_metrics_follow_their_definitions(mnist_test_slice, predictions):
+    labels = mnist_test_slice[1]
     metrics = evaluation.per_class_metrics(labels, predictions)
     for digit in range(10):
         true_positive = np.sum((predictions == digit) & (labels == digit))
@@ -67,16 +54,16 @@ def test_per_class_metrics_follow_their_definitions(test_slice, predictions):
         assert metrics.support[digit] == np.sum(labels == digit)
 
 
-def test_a_digit_never_predicted_scores_zero_not_nan(test_slice, predictions):
-    labels = test_slice[1]
+def test_a_digit_never_predicted_scores_zero_not_nan(mnist_test_slice, predictions):
+    labels = mnist_test_slice[1]
     without_threes = np.where(predictions == 3, 5, predictions)
     metrics = evaluation.per_class_metrics(labels, without_threes)
     assert metrics.precision[3] == 0.0 and metrics.recall[3] == 0.0 and metrics.f1[3] == 0.0
     assert np.all(np.isfinite(metrics.precision))
 
 
-def test_classification_report_has_a_row_per_digit_and_the_accuracy(test_slice, predictions):
-    labels = test_slice[1]
+def test_classification_report_has_a_row_per_digit_and_the_accuracy(mnist_test_slice, predictions):
+    labels = mnist_test_slice[1]
     report = evaluation.classification_report(labels, predictions)
     metrics = evaluation.per_class_metrics(labels, predictions)
     rows = {line.split()[0]: line.split()[1:] for line in report.splitlines() if line.strip()}
@@ -106,27 +93,27 @@ def test_bad_inputs_get_clear_errors(labels, predictions, message):
         evaluation.confusion_matrix(labels, predictions)
 
 
-def test_most_confident_mistakes_are_wrong_and_sorted(test_slice, probabilities, predictions):
-    labels = test_slice[1]
-    ranked = evaluation.most_confident_mistakes(probabilities, labels)
+def test_most_confident_mistakes_are_wrong_and_sorted(mnist_test_slice, shipped_probabilities, predictions):
+    labels = mnist_test_slice[1]
+    ranked = evaluation.most_confident_mistakes(shipped_probabilities, labels)
     assert set(ranked) == set(np.flatnonzero(predictions != labels))
-    confidence = probabilities[ranked, predictions[ranked]]
+    confidence = shipped_probabilities[ranked, predictions[ranked]]
     assert np.all(np.diff(confidence) <= 0)
-    top = evaluation.most_confident_mistakes(probabilities, labels, count=3)
+    top = evaluation.most_confident_mistakes(shipped_probabilities, labels, count=3)
     assert np.array_equal(top, ranked[:3])
 
 
-def test_a_perfect_model_has_no_mistakes(test_slice):
-    labels = test_slice[1]
+def test_a_perfect_model_has_no_mistakes(mnist_test_slice):
+    labels = mnist_test_slice[1]
     perfect = np.eye(10, dtype=np.float32)[labels]
     assert evaluation.most_confident_mistakes(perfect, labels).size == 0
 
 
-def test_most_confident_mistakes_checks_shapes(probabilities, test_slice):
+def test_most_confident_mistakes_checks_shapes(shipped_probabilities, mnist_test_slice):
     with pytest.raises(ValueError, match="labels"):
-        evaluation.most_confident_mistakes(probabilities, test_slice[1][:10])
+        evaluation.most_confident_mistakes(shipped_probabilities, mnist_test_slice[1][:10])
     with pytest.raises(ValueError, match=r"\(N, 10\)"):
-        evaluation.most_confident_mistakes(probabilities[:, :5], test_slice[1])
+        evaluation.most_confident_mistakes(shipped_probabilities[:, :5], mnist_test_slice[1])
 
 
 def test_training_history_from_the_shipped_model_card():
@@ -147,17 +134,17 @@ def test_training_history_accepts_a_keras_history_and_rejects_bad_ones(tmp_path)
         evaluation.training_history(tmp_path / "missing.keras")
 
 
-def test_saved_run_round_trip(tmp_path, probabilities, test_slice):
+def test_saved_run_round_trip(tmp_path, shipped_probabilities, mnist_test_slice):
     info = {"epochs": 2, "wall_time_s": 12.5, "history": {"loss": [0.4, 0.2]}, "command": "python x.py"}
-    run = evaluation.SavedRun("shipped_slice", probabilities, info)
+    run = evaluation.SavedRun("shipped_slice", shipped_probabilities, info)
     path = run.save(tmp_path)
     assert path == tmp_path / "shipped_slice.npz"
     assert evaluation.list_saved_runs(tmp_path) == ["shipped_slice"]
     loaded = evaluation.SavedRun.load("shipped_slice", tmp_path)
     assert loaded.info == info
     assert loaded.probabilities.dtype == np.float32
-    np.testing.assert_allclose(loaded.probabilities, probabilities, atol=1e-3)
-    labels = test_slice[1]
+    np.testing.assert_allclose(loaded.probabilities, shipped_probabilities, atol=1e-3)
+    labels = mnist_test_slice[1]
     assert evaluation.accuracy(labels, loaded.predictions) == pytest.approx(
         evaluation.accuracy(labels, run.predictions), abs=1e-3
     )
@@ -171,12 +158,12 @@ def test_loading_a_missing_run_says_how_to_make_it(tmp_path):
         evaluation.SavedRun.load("nothing_here", tmp_path)
 
 
-def test_committed_baselines_match_what_they_claim():
+def test_committed_baselines_match_what_they_claim(mnist):
     names = evaluation.list_saved_runs()
     assert names, f"no saved baseline runs in {evaluation.BASELINES_DIR}; run benchmarks/baselines.py"
     total_bytes = sum(p.stat().st_size for p in evaluation.BASELINES_DIR.iterdir())
     assert total_bytes < 1_000_000
-    (_, _), (_, y_test) = load_mnist(progress=lambda _: None)
+    (_, _), (_, y_test) = mnist
     for name in names:
         run = evaluation.SavedRun.load(name)
         assert run.probabilities.shape == (10000, 10)
@@ -186,15 +173,15 @@ def test_committed_baselines_match_what_they_claim():
         assert len(info["history"]["loss"]) == info["epochs"]
 
 
-def test_comparison_table_has_a_line_per_model(test_slice, probabilities):
-    labels = test_slice[1]
+def test_comparison_table_has_a_line_per_model(mnist_test_slice, shipped_probabilities):
+    labels = mnist_test_slice[1]
     always_one = np.eye(10)[np.ones_like(labels)]
-    table = evaluation.comparison_table(labels, {"shipped": probabilities, "always_one": always_one})
+    table = evaluation.comparison_table(labels, {"shipped": shipped_probabilities, "always_one": always_one})
     lines = table.splitlines()
     assert len(lines) == 4
     shipped = lines[2].split()
     assert shipped[0] == "shipped"
-    assert shipped[1] == f"{evaluation.accuracy(labels, probabilities.argmax(1)):.2%}"
+    assert shipped[1] == f"{evaluation.accuracy(labels, shipped_probabilities.argmax(1)):.2%}"
     ones = lines[3].split()
     assert int(ones[2]) == np.sum(labels != 1)
     assert ones[3] == "0"  # a model that only says 1 never recognises a 0

@@ -8,13 +8,7 @@ import pytest
 from scipy.signal import correlate2d
 
 from digitlib import explain, models
-from digitlib.data import load_mnist, to_model_input
-
-
-@pytest.fixture(scope="module")
-def digits():
-    (_, _), (x_test, y_test) = load_mnist(progress=lambda _: None)
-    return x_test[:20], y_test[:20]
+from digitlib.data import to_model_input
 
 
 def test_costs_of_the_simple_cnn_by_hand():
@@ -44,10 +38,10 @@ def test_receptive_field_of_the_default_model_grows_with_pooling():
     assert convs == [5, 9, 19]
 
 
-def test_feature_maps_are_the_convolution_of_the_image(digits):
+def test_feature_maps_are_the_convolution_of_the_image(mnist_test_slice):
     model = models.build_classic_cnn()  # its first Conv2D has its own ReLU and a bias
     conv = model.get_layer(explain.conv_layer_names(model)[0])
-    image = digits[0][0]
+    image = mnist_test_slice[0][0]
     maps = explain.feature_maps(model, image)
     assert maps.shape == (26, 26, 32)
     kernel, bias = (np.asarray(w) for w in conv.get_weights())
@@ -57,20 +51,20 @@ def test_feature_maps_are_the_convolution_of_the_image(digits):
         np.testing.assert_allclose(maps[..., channel], expected, atol=1e-4)
 
 
-def test_feature_maps_default_to_what_the_first_convolution_passes_on(shipped, digits):
+def test_feature_maps_default_to_what_the_first_convolution_passes_on(shipped, mnist_test_slice):
     first_conv = explain.conv_layer_names(shipped)[0]
     after = explain.activation_of(shipped, first_conv)
     assert isinstance(shipped.get_layer(after), keras.layers.ReLU)
-    maps = explain.feature_maps(shipped, digits[0][0])
+    maps = explain.feature_maps(shipped, mnist_test_slice[0][0])
     assert maps.shape == (14, 14, 32)  # the first convolution has stride 2
     assert maps.min() >= 0
-    raw = explain.feature_maps(shipped, digits[0][0], layer=first_conv)
+    raw = explain.feature_maps(shipped, mnist_test_slice[0][0], layer=first_conv)
     assert raw.min() < 0, "the raw convolution is signed; the ReLU after it is not"
 
 
-def test_feature_maps_name_the_layers_when_asked_for_a_wrong_one(shipped, digits):
+def test_feature_maps_name_the_layers_when_asked_for_a_wrong_one(shipped, mnist_test_slice):
     with pytest.raises(ValueError, match="its layers are"):
-        explain.feature_maps(shipped, digits[0][0], layer="no_such_layer")
+        explain.feature_maps(shipped, mnist_test_slice[0][0], layer="no_such_layer")
 
 
 def _half_blind_linear_model(seed: int = 0) -> keras.Model:
@@ -83,10 +77,10 @@ def _half_blind_linear_model(seed: int = 0) -> keras.Model:
     return model
 
 
-def test_saliency_is_the_gradient_of_the_logit(digits):
+def test_saliency_is_the_gradient_of_the_logit(mnist_test_slice):
     model = _half_blind_linear_model()
     kernel = model.layers[-1].get_weights()[0].reshape(28, 28, 10)
-    image = digits[0][0]
+    image = mnist_test_slice[0][0]
     for digit in (0, 7):
         saliency = explain.saliency_map(model, image, digit=digit)
         expected = kernel[..., digit] / np.abs(kernel[..., digit]).max()
@@ -97,18 +91,18 @@ def test_saliency_is_the_gradient_of_the_logit(digits):
     np.testing.assert_allclose(smooth, kernel[..., 7] / np.abs(kernel[..., 7]).max(), atol=1e-5)
 
 
-def test_gradient_times_input_keeps_only_the_ink(digits):
+def test_gradient_times_input_keeps_only_the_ink(mnist_test_slice):
     model = _half_blind_linear_model()
     kernel = model.layers[-1].get_weights()[0].reshape(28, 28, 10)
-    image = digits[0][0]
+    image = mnist_test_slice[0][0]
     saliency = explain.saliency_map(model, image, digit=3, times_input=True)
     expected = kernel[..., 3] * image / 255.0
     np.testing.assert_allclose(saliency, expected / np.abs(expected).max(), atol=1e-5)
     assert np.all(saliency[image == 0] == 0)
 
 
-def test_saliency_of_the_shipped_model_defaults_to_its_prediction(shipped, digits):
-    image = digits[0][0]
+def test_saliency_of_the_shipped_model_defaults_to_its_prediction(shipped, mnist_test_slice):
+    image = mnist_test_slice[0][0]
     predicted = int(np.argmax(shipped(to_model_input(image), training=False)[0]))
     default = explain.saliency_map(shipped, image)
     explicit = explain.saliency_map(shipped, image, digit=predicted)

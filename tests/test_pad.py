@@ -12,11 +12,6 @@ from digitlib.pad import DrawingPad, example_strokes
 from digitlib.recognizer import Recognizer
 
 
-@pytest.fixture(scope="module")
-def recognizer() -> Recognizer:
-    return Recognizer.load()
-
-
 @pytest.fixture
 def pad(recognizer: Recognizer) -> DrawingPad:
     return DrawingPad(recognizer)

@@ -11,28 +11,15 @@ import numpy as np
 import pytest
 
 from digitlib import evaluation, explain, model_files, plots
-from digitlib.data import load_mnist
-from digitlib.training import predict_probabilities
-
-
-@pytest.fixture(scope="module")
-def digits():
-    (_, _), (x_test, y_test) = load_mnist(progress=lambda _: None)
-    return x_test[:1000], y_test[:1000]
-
-
-@pytest.fixture(scope="module")
-def probabilities(digits, shipped):
-    return predict_probabilities(shipped, digits[0])
 
 
 def _images_on(ax):
     return [image.get_array() for image in ax.get_images()]
 
 
-def test_confusion_matrix_heat_map_shows_every_count(digits, probabilities):
-    labels = digits[1]
-    confusion = evaluation.confusion_matrix(labels, probabilities.argmax(axis=1))
+def test_confusion_matrix_heat_map_shows_every_count(mnist_test_slice, shipped_probabilities):
+    labels = mnist_test_slice[1]
+    confusion = evaluation.confusion_matrix(labels, shipped_probabilities.argmax(axis=1))
     fig = plots.plot_confusion_matrix(confusion)
     ax = fig.axes[0]
     np.testing.assert_array_equal(_images_on(ax)[0], np.maximum(confusion, 0.5))
@@ -46,8 +33,8 @@ def test_confusion_matrix_heat_map_shows_every_count(digits, probabilities):
     assert ax.get_xlabel() == "predicted digit" and ax.get_ylabel() == "true digit"
 
 
-def test_normalised_confusion_matrix_shows_shares_of_each_row(digits, probabilities):
-    confusion = evaluation.confusion_matrix(digits[1], probabilities.argmax(axis=1))
+def test_normalised_confusion_matrix_shows_shares_of_each_row(mnist_test_slice, shipped_probabilities):
+    confusion = evaluation.confusion_matrix(mnist_test_slice[1], shipped_probabilities.argmax(axis=1))
     fig = plots.plot_confusion_matrix(confusion, normalize=True)
     shares = _images_on(fig.axes[0])[0]
     np.testing.assert_allclose(shares.sum(axis=1), 1.0)
@@ -59,19 +46,19 @@ def test_confusion_matrix_must_be_square():
         plots.plot_confusion_matrix(np.zeros((10, 9)))
 
 
-def test_mistakes_gallery_titles_each_image(digits, probabilities):
-    images, labels = digits
-    indices = evaluation.most_confident_mistakes(probabilities, labels, count=5)
-    fig = plots.plot_confident_mistakes(images, labels, probabilities, indices)
+def test_mistakes_gallery_titles_each_image(mnist_test_slice, shipped_probabilities):
+    images, labels = mnist_test_slice
+    indices = evaluation.most_confident_mistakes(shipped_probabilities, labels, count=5)
+    fig = plots.plot_confident_mistakes(images, labels, shipped_probabilities, indices)
     shown = [ax for ax in fig.axes if ax.get_images()]
     assert len(shown) == len(indices)
     for ax, index in zip(shown, indices, strict=True):
-        predicted = probabilities[index].argmax()
+        predicted = shipped_probabilities[index].argmax()
         assert ax.get_title().startswith(f"#{index}: {labels[index]} → {predicted}")
-        assert f"{probabilities[index][predicted]:.0%} sure" in ax.get_title()
+        assert f"{shipped_probabilities[index][predicted]:.0%} sure" in ax.get_title()
         np.testing.assert_array_equal(_images_on(ax)[0], images[index])
     with pytest.raises(ValueError, match="empty"):
-        plots.plot_confident_mistakes(images, labels, probabilities, [])
+        plots.plot_confident_mistakes(images, labels, shipped_probabilities, [])
 
 
 def test_training_curves_plot_the_history():
@@ -93,26 +80,26 @@ def test_training_curves_draw_validation_dashed():
         plots.plot_training_curves({"lr": [0.1]})
 
 
-def test_probability_bars_match_the_probabilities(digits, probabilities):
-    images, labels = digits
-    wrong = int(evaluation.most_confident_mistakes(probabilities, labels, count=1)[0])
+def test_probability_bars_match_the_probabilities(mnist_test_slice, shipped_probabilities):
+    images, labels = mnist_test_slice
+    wrong = int(evaluation.most_confident_mistakes(shipped_probabilities, labels, count=1)[0])
     chosen = [0, 1, wrong]
-    fig = plots.plot_probabilities(images[chosen], probabilities[chosen], labels[chosen])
+    fig = plots.plot_probabilities(images[chosen], shipped_probabilities[chosen], labels[chosen])
     bar_axes = [ax for ax in fig.axes if ax.patches]
     assert len(bar_axes) == 3
     for ax, index in zip(bar_axes, chosen, strict=True):
         heights = [bar.get_height() for bar in ax.patches]
-        np.testing.assert_allclose(heights, probabilities[index], rtol=1e-6)
-    wrong_bar = bar_axes[2].patches[int(probabilities[wrong].argmax())]
+        np.testing.assert_allclose(heights, shipped_probabilities[index], rtol=1e-6)
+    wrong_bar = bar_axes[2].patches[int(shipped_probabilities[wrong].argmax())]
     assert mcolors.same_color(wrong_bar.get_facecolor(), plots.WRONG_COLOUR)
     right_bar = bar_axes[0].patches[int(labels[0])]
     assert mcolors.same_color(right_bar.get_facecolor(), plots.RIGHT_COLOUR)
     with pytest.raises(ValueError, match="shape"):
-        plots.plot_probabilities(images[:2], probabilities[:3])
+        plots.plot_probabilities(images[:2], shipped_probabilities[:3])
 
 
-def test_feature_maps_one_panel_per_filter(shipped, digits):
-    image = digits[0][0]
+def test_feature_maps_one_panel_per_filter(shipped, mnist_test_slice):
+    image = mnist_test_slice[0][0]
     maps = explain.feature_maps(shipped, image)
     fig = plots.plot_feature_maps(maps, image, limit=12)
     panels = [ax for ax in fig.axes if ax.get_images()]
@@ -123,8 +110,8 @@ def test_feature_maps_one_panel_per_filter(shipped, digits):
         plots.plot_feature_maps(maps[..., 0])
 
 
-def test_saliency_figure_shows_the_map_signed(shipped, digits):
-    image = digits[0][0]
+def test_saliency_figure_shows_the_map_signed(shipped, mnist_test_slice):
+    image = mnist_test_slice[0][0]
     saliency = explain.saliency_map(shipped, image)
     fig = plots.plot_saliency(image, saliency)
     image_ax, saliency_ax, overlay_ax = (ax for ax in fig.axes if ax.get_images())
@@ -137,9 +124,9 @@ def test_saliency_figure_shows_the_map_signed(shipped, digits):
         plots.plot_saliency(image, saliency[:20])
 
 
-def test_receptive_field_squares_have_the_given_sizes(digits):
+def test_receptive_field_squares_have_the_given_sizes(mnist_test_slice):
     fields = {"conv 1": 5, "conv 2": 10, "conv 3": 20}
-    fig = plots.plot_receptive_fields(digits[0][0], fields)
+    fig = plots.plot_receptive_fields(mnist_test_slice[0][0], fields)
     ax = fig.axes[0]
     squares = ax.patches
     assert [(p.get_width(), p.get_height()) for p in squares] == [(5, 5), (10, 10), (20, 20)]

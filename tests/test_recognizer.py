@@ -19,12 +19,6 @@ from digitlib.render import LOOKS, coverage_to_look, render_strokes, template_st
 PEN = 14
 
 
-@pytest.fixture(scope="session")
-def rec() -> Recognizer:
-    """The shipped model, loaded once for the whole session."""
-    return Recognizer.load()
-
-
 def number(digits: str, height: float = 120, gap: float = 30) -> tuple[list, tuple[int, int]]:
     """Template digits side by side on a wide canvas; returns strokes and canvas size."""
     strokes, left = [], 20.0
@@ -35,33 +29,33 @@ def number(digits: str, height: float = 120, gap: float = 30) -> tuple[list, tup
     return strokes, (int(left + 20), 280)
 
 
-def test_default_load_is_the_shipped_model(rec):
-    assert Path(rec.name) == SHIPPED_MODEL
+def test_default_load_is_the_shipped_model(recognizer):
+    assert Path(recognizer.name) == SHIPPED_MODEL
 
 
 @pytest.mark.parametrize("look", LOOKS)
-def test_reads_mnist_test_digits_drawn_big_in_any_look(rec, mnist, look):
+def test_reads_mnist_test_digits_drawn_big_in_any_look(recognizer, mnist, look):
     (_, _), (x_test, y_test) = mnist
     hits = 0
     for digit, label in zip(x_test[:60], y_test[:60], strict=True):
         big = np.asarray(Image.fromarray(digit).resize((280, 280), Image.Resampling.BILINEAR))
-        prediction = rec.predict_image(coverage_to_look(big / 255.0, look))
+        prediction = recognizer.predict_image(coverage_to_look(big / 255.0, look))
         hits += prediction.digit == label
     assert hits >= 57
 
 
 @pytest.mark.parametrize("digit", range(10))
-def test_reads_template_digits_at_any_pen_size_and_place(rec, digit):
+def test_reads_template_digits_at_any_pen_size_and_place(recognizer, digit):
     for pen, height, left, top in [(5, 220, 90, 30), (20, 110, 20, 150), (30, 160, 150, 60)]:
         strokes = template_strokes(digit, left, top, height)
         for look in ("dark_on_light", "transparent"):
-            assert rec.predict_image(render_strokes(strokes, 280, pen, look)).digit == digit, (pen, look)
-        assert rec.predict_strokes(strokes, 280, pen).digit == digit, pen
+            assert recognizer.predict_image(render_strokes(strokes, 280, pen, look)).digit == digit, (pen, look)
+        assert recognizer.predict_strokes(strokes, 280, pen).digit == digit, pen
 
 
-def test_prediction_fields_agree(rec):
+def test_prediction_fields_agree(recognizer):
     image = render_strokes(template_strokes(3), 280, PEN)
-    prediction = rec.predict_image(image)
+    prediction = recognizer.predict_image(image)
     assert isinstance(prediction, DigitPrediction)
     assert prediction.probabilities.shape == (10,)
     assert prediction.probabilities.sum() == pytest.approx(1.0, abs=1e-3)
@@ -75,36 +69,36 @@ def test_prediction_fields_agree(rec):
     assert "digit=3" in repr(prediction)
 
 
-def test_blank_canvas_gives_no_digit(rec):
+def test_blank_canvas_gives_no_digit(recognizer):
     for image in (np.full((280, 280, 3), 255, np.uint8), np.zeros((280, 280, 4), np.uint8)):
-        prediction = rec.predict_image(image)
+        prediction = recognizer.predict_image(image)
         assert prediction.digit is None and prediction.confidence == 0.0 and not prediction.is_confident
         assert prediction.probabilities.shape == (10,) and not prediction.probabilities.any()
         assert prediction.mnist_image.shape == (28, 28) and not prediction.mnist_image.any()
         assert prediction.runner_up is None and prediction.box is None
-        empty = rec.predict_number(image)
+        empty = recognizer.predict_number(image)
         assert empty.text == "" and empty.digits == [] and not empty.is_confident
-    assert rec.predict_strokes([], 280, PEN).digit is None
-    assert rec.predict_number_strokes([], 280, PEN).text == ""
+    assert recognizer.predict_strokes([], 280, PEN).digit is None
+    assert recognizer.predict_number_strokes([], 280, PEN).text == ""
 
 
 @pytest.mark.parametrize("overlaid", [(0, 1, 2, 3, 4, 5, 6, 7, 8, 9), (2, 3, 5)])
-def test_an_unclear_drawing_is_flagged_not_sure(rec, overlaid):
+def test_an_unclear_drawing_is_flagged_not_sure(recognizer, overlaid):
     # Several digits drawn over each other are no digit: the pad's reading must say it is unsure.
     scribble = [stroke for digit in overlaid for stroke in template_strokes(digit)]
-    prediction = rec.predict_strokes(scribble, 280, PEN)
+    prediction = recognizer.predict_strokes(scribble, 280, PEN)
     assert prediction.digit is not None
     assert not prediction.is_confident
 
 
 @pytest.mark.parametrize("text", ["2025", "1457", "380", "96"])
-def test_reads_numbers_from_pixels_and_strokes(rec, text):
+def test_reads_numbers_from_pixels_and_strokes(recognizer, text):
     strokes, size = number(text)
     for look in LOOKS:
-        result = rec.predict_number(render_strokes(strokes, size, PEN, look))
+        result = recognizer.predict_number(render_strokes(strokes, size, PEN, look))
         assert isinstance(result, NumberPrediction)
         assert result.text == text, look
-    by_strokes = rec.predict_number_strokes(strokes, size, PEN)
+    by_strokes = recognizer.predict_number_strokes(strokes, size, PEN)
     assert by_strokes.text == text
     assert [p.digit for p in by_strokes.digits] == [int(c) for c in text]
     lefts = [p.box[0] for p in by_strokes.digits]
@@ -112,49 +106,49 @@ def test_reads_numbers_from_pixels_and_strokes(rec, text):
     assert 0 < by_strokes.confidence <= min(p.confidence for p in by_strokes.digits)
 
 
-def test_nearly_touching_digits_are_read_separately(rec):
+def test_nearly_touching_digits_are_read_separately(recognizer):
     strokes, size = number("707", gap=2)
-    assert rec.predict_number(render_strokes(strokes, size, PEN)).text == "707"
-    assert rec.predict_number_strokes(strokes, size, PEN).text == "707"
+    assert recognizer.predict_number(render_strokes(strokes, size, PEN)).text == "707"
+    assert recognizer.predict_number_strokes(strokes, size, PEN).text == "707"
 
 
-def test_accidental_taps_are_ignored(rec):
+def test_accidental_taps_are_ignored(recognizer):
     strokes = [*template_strokes(2, 60, 40, 200), [(250.0, 250.0)]]
-    assert rec.predict_strokes(strokes, 280, PEN).digit == 2
-    assert rec.predict_image(render_strokes(strokes, 280, PEN)).digit == 2
-    assert rec.predict_number_strokes([[(140.0, 140.0)]], 280, PEN).text == ""
+    assert recognizer.predict_strokes(strokes, 280, PEN).digit == 2
+    assert recognizer.predict_image(render_strokes(strokes, 280, PEN)).digit == 2
+    assert recognizer.predict_number_strokes([[(140.0, 140.0)]], 280, PEN).text == ""
 
 
-def test_model_call_is_traced_once_for_any_batch_size(rec):
-    traces = rec._call.experimental_get_tracing_count()
+def test_model_call_is_traced_once_for_any_batch_size(recognizer):
+    traces = recognizer._call.experimental_get_tracing_count()
     for size in (1, 3, 17):
-        assert rec.predict_mnist(np.zeros((size, 28, 28), np.float32)).shape == (size, 10)
-    assert rec.predict_mnist(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 10)
-    assert rec._call.experimental_get_tracing_count() == traces
+        assert recognizer.predict_mnist(np.zeros((size, 28, 28), np.float32)).shape == (size, 10)
+    assert recognizer.predict_mnist(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 10)
+    assert recognizer._call.experimental_get_tracing_count() == traces
 
 
-def test_predict_mnist_rejects_wrong_shapes(rec):
+def test_predict_mnist_rejects_wrong_shapes(recognizer):
     with pytest.raises(ValueError, match="28, 28"):
-        rec.predict_mnist(np.zeros((2, 32, 32), np.float32))
+        recognizer.predict_mnist(np.zeros((2, 32, 32), np.float32))
 
 
 @pytest.mark.parametrize(
     "image", [np.zeros((28, 28), np.int64), np.zeros((28, 28, 2), np.uint8), np.full((28, 28), np.nan)]
 )
-def test_bad_images_raise_value_error(rec, image):
+def test_bad_images_raise_value_error(recognizer, image):
     with pytest.raises(ValueError):
-        rec.predict_image(image)
+        recognizer.predict_image(image)
     with pytest.raises(ValueError):
-        rec.predict_number(image)
+        recognizer.predict_number(image)
 
 
-def test_bad_strokes_or_pen_raise_value_error(rec):
+def test_bad_strokes_or_pen_raise_value_error(recognizer):
     with pytest.raises(ValueError):
-        rec.predict_strokes([[(1.0, float("inf"))]], 280, PEN)
+        recognizer.predict_strokes([[(1.0, float("inf"))]], 280, PEN)
     with pytest.raises(ValueError, match="pen_width"):
-        rec.predict_strokes(template_strokes(1), 280, -3)
+        recognizer.predict_strokes(template_strokes(1), 280, -3)
     with pytest.raises(ValueError, match="canvas_size"):
-        rec.predict_number_strokes(template_strokes(1), (0, 0), PEN)
+        recognizer.predict_number_strokes(template_strokes(1), (0, 0), PEN)
 
 
 # -- loading errors ------------------------------------------------------------------------
@@ -201,10 +195,10 @@ def any_canvas(draw):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(any_canvas())
-def test_any_array_gives_a_prediction_none_or_value_error(rec, image):
+def test_any_array_gives_a_prediction_none_or_value_error(recognizer, image):
     try:
-        digit = rec.predict_image(image)
-        result = rec.predict_number(image)
+        digit = recognizer.predict_image(image)
+        result = recognizer.predict_number(image)
     except ValueError:
         return
     assert digit.digit is None or 0 <= digit.digit <= 9
@@ -221,28 +215,28 @@ def test_any_array_gives_a_prediction_none_or_value_error(rec, image):
     ],
     ids=["blank", "one-pixel", "all-ink", "noise"],
 )
-def test_edge_case_canvases(rec, image):
-    prediction = rec.predict_image(image)
+def test_edge_case_canvases(recognizer, image):
+    prediction = recognizer.predict_image(image)
     assert prediction.digit is None or 0 <= prediction.digit <= 9
-    number_prediction = rec.predict_number(image)
+    number_prediction = recognizer.predict_number(image)
     assert len(number_prediction.text) == len(number_prediction.digits)
 
 
-def test_huge_canvas(rec):
+def test_huge_canvas(recognizer):
     canvas = render_strokes(template_strokes(8, 50, 30, 300), 400, 24, "light_on_dark")
     huge = np.asarray(Image.fromarray(canvas).resize((4000, 4000), Image.Resampling.NEAREST))
-    assert rec.predict_image(huge).digit == 8
+    assert recognizer.predict_image(huge).digit == 8
 
 
 @pytest.mark.parametrize("text", ["357", "2025"])
-def test_a_run_of_touching_digits_is_cut_into_all_of_them(rec, text):
+def test_a_run_of_touching_digits_is_cut_into_all_of_them(recognizer, text):
     strokes, size = number(text, gap=-6)  # each digit overlaps the next by 6 px: one piece of ink
-    assert rec.predict_number(render_strokes(strokes, size, PEN)).text == text
-    assert rec.predict_number_strokes(strokes, size, PEN).text == text
+    assert recognizer.predict_number(render_strokes(strokes, size, PEN)).text == text
+    assert recognizer.predict_number_strokes(strokes, size, PEN).text == text
 
 
 @pytest.mark.parametrize("text", ["35", "23"])
-def test_touching_digits_are_read_as_two(rec, text):
+def test_touching_digits_are_read_as_two(recognizer, text):
     strokes, size = number(text, gap=-6)  # the two digits overlap by 6 px
-    assert rec.predict_number(render_strokes(strokes, size, PEN)).text == text
-    assert rec.predict_number_strokes(strokes, size, PEN).text == text
+    assert recognizer.predict_number(render_strokes(strokes, size, PEN)).text == text
+    assert recognizer.predict_number_strokes(strokes, size, PEN).text == text
