@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -63,3 +64,15 @@ def mnist_test_slice(mnist) -> tuple[np.ndarray, np.ndarray]:
 def shipped_probabilities(shipped, mnist_test_slice) -> np.ndarray:
     """The shipped model's class probabilities for ``mnist_test_slice``, computed once; treat as read-only."""
     return predict_probabilities(shipped, mnist_test_slice[0])
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """A function that returns a TCP port free on loopback, for tests that start a server."""
+    return _free_port

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -17,12 +16,6 @@ ROOT = Path(__file__).resolve().parents[1]
 STAMP = ".venv/.digitlib-installed"  # the Makefile's install stamp
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def installed() -> None:
     """Only where the set-up has already run: this test must not create or update .venv itself."""
@@ -32,8 +25,8 @@ def installed() -> None:
         pytest.skip("the .venv set-up is missing or out of date: run `make setup` first")
 
 
-def test_make_lab_prints_a_url_that_serves_jupyterlab(installed, tmp_path: Path) -> None:
-    port, token = _free_port(), os.urandom(16).hex()
+def test_make_lab_prints_a_url_that_serves_jupyterlab(installed, free_port, tmp_path: Path) -> None:
+    port, token = free_port(), os.urandom(16).hex()
     args = f"--ServerApp.port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
     env = os.environ | {"JUPYTER_RUNTIME_DIR": str(tmp_path)}
     log = tmp_path / "lab.log"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,12 +59,6 @@ ANSWER_SECONDS = 30
 STEP_PX = 6.0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _wait_for_server(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
@@ -98,7 +91,7 @@ FRONT_ENDS = {
 
 
 @pytest.fixture(scope="module", params=list(FRONT_ENDS))
-def lab_url(request: pytest.FixtureRequest) -> Iterator[str]:
+def lab_url(request: pytest.FixtureRequest, free_port) -> Iterator[str]:
     """A JupyterLab 4 (or Notebook 7) server on loopback serving a copy of notebook 07; yields the notebook's URL."""
     module, app, path = FRONT_ENDS[request.param]
     work = Path(tempfile.mkdtemp(prefix="digitlib-browser-"))
@@ -109,7 +102,7 @@ def lab_url(request: pytest.FixtureRequest) -> Iterator[str]:
     settings.mkdir(parents=True)
     # No "would you like news?" toast over the notebook, and no request to the internet for it.
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    port, token = _free_port(), os.urandom(16).hex()
+    port, token = free_port(), os.urandom(16).hex()
     env = dict(
         os.environ,
         JUPYTER_CONFIG_DIR=str(work / "config"),
@@ -205,18 +198,20 @@ def _run_all_cells(page: Page) -> None:
         time.sleep(0.5)
 
 
-def _draw(page: Page, canvas: Locator, strokes: list[list[tuple[float, float]]]) -> None:
-    """Draw strokes (canvas px) with the mouse: press, move in small steps, release."""
+def _to_page(canvas: Locator):
+    """A function from canvas px to page coordinates (the canvas may be shown at another size than its pixels;
+    the pad maps events back the same way)."""
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     assert box is not None, "the pad's canvas is not visible"
-    # The canvas may be shown at another size than its pixels; the pad maps back the same way.
     scale_x = box["width"] / int(canvas.get_attribute("width"))
     scale_y = box["height"] / int(canvas.get_attribute("height"))
+    return lambda point: (box["x"] + point[0] * scale_x, box["y"] + point[1] * scale_y)
 
-    def to_page(point: tuple[float, float]) -> tuple[float, float]:
-        return box["x"] + point[0] * scale_x, box["y"] + point[1] * scale_y
 
+def _draw(page: Page, canvas: Locator, strokes: list[list[tuple[float, float]]]) -> None:
+    """Draw strokes (canvas px) with the mouse: press, move in small steps, release."""
+    to_page = _to_page(canvas)
     for stroke in strokes:
         page.mouse.move(*to_page(stroke[0]))
         page.mouse.down()
@@ -228,18 +223,14 @@ def _draw(page: Page, canvas: Locator, strokes: list[list[tuple[float, float]]])
 
 def _draw_with_finger(page: Page, canvas: Locator, strokes: list[list[tuple[float, float]]]) -> None:
     """Draw strokes (canvas px) as touch events, through Chromium's DevTools protocol (as a touch screen does)."""
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    assert box is not None, "the pad's canvas is not visible"
-    scale_x = box["width"] / int(canvas.get_attribute("width"))
-    scale_y = box["height"] / int(canvas.get_attribute("height"))
+    to_page = _to_page(canvas)
     devtools = page.context.new_cdp_session(page)
     try:
         for stroke in strokes:
-            for index, (x, y) in enumerate(stroke):
+            for index, point in enumerate(stroke):
                 kind = "touchStart" if index == 0 else "touchMove"
-                point = {"x": box["x"] + x * scale_x, "y": box["y"] + y * scale_y}
-                devtools.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [point]})
+                x, y = to_page(point)
+                devtools.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
             devtools.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     finally:
         devtools.detach()
