@@ -28,7 +28,8 @@ import numpy as np
 
 from digitlib.data import load_mnist
 from digitlib.evaluation import BASELINES_DIR, SavedRun, accuracy, predicted_digits
-from digitlib.training import get_recipe, predict_probabilities, train
+from digitlib.evaluation import predict_probabilities
+from digitlib.training import get_recipe, train
 
 
 @dataclass(frozen=True)

@@ -1,39 +1,42 @@
 """How well does the recogniser read digits and numbers that people really draw?
 
-Pen trajectories of real handwriting (UNIPEN, in the format of
-``../shared/data/unipen-digits-dev.json.gz``, see its README) are drawn the way the drawing pad
-draws them (:func:`digitlib.render.render_strokes`): at varied sizes, positions and pen widths,
-in the three canvas looks. Each drawing is read four ways:
+Pen trajectories of real handwriting (by default the shipped UNIPEN validation writers, whom the
+shipped model never learnt from; or any file in the same format, see ``digitlib/assets/README.md``)
+are drawn the way the drawing pad draws them (:func:`digitlib.render.render_strokes`): at varied
+sizes, positions and pen widths, in the three canvas looks. Each drawing is read four ways:
 
 - pixels: ``Recognizer.predict_image`` / ``predict_number`` on the canvas image;
 - strokes: ``Recognizer.predict_strokes`` / ``predict_number_strokes`` (what the pad uses);
 - the tutorials' baseline: the whole dark-on-white canvas resized to 28×28, as is;
 - the same with the tutorials' "invert" fix (white ink on black).
 
-Numbers are 3–5 digits by one writer side by side, with realistic gaps (some nearly touching); then
-the same number of numbers again with every digit pushed up to the next, so that inks often touch.
-Everything is seeded, so two runs with the same options draw the same canvases.
+Every digit is also drawn once more with a thin pen (1-3 px) on a canvas of 280 to 4000 px, to check
+that every pen reads alike. Numbers are 3–5 digits by one writer side by side, with realistic gaps
+(some nearly touching); then the same number of numbers again with every digit pushed up to the next,
+so that inks often touch. For each way of reading it reports the accuracy, the share of digits shown
+as "not sure" and the share read wrong *and* shown as sure. Everything is seeded, so two runs with
+the same options draw the same canvases.
 
-    python benchmarks/drawn_digits.py ../shared/data/unipen-digits-dev.json.gz
+    python benchmarks/drawn_digits.py                       # the shipped validation writers
+    python benchmarks/drawn_digits.py --split train         # the training writers (for tuning)
     python benchmarks/drawn_digits.py PATH --model runs/digitlib_cnn.keras --limit 1000 --seed 1 --json out.json
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from digitlib.data import write_atomic
+from digitlib.files import write_atomic
+from digitlib.pen_digits import PenDigit, PenDigitsError, load_pen_digits
 from digitlib.preprocess import tutorial_resize
-from digitlib.recognizer import CONFIDENCE_THRESHOLD, Recognizer
+from digitlib.recognizer import Recognizer
 from digitlib.render import LOOKS, render_strokes
 
 CANVAS = 280
@@ -42,36 +45,17 @@ NUMBER_HEIGHT_RANGE = (0.35, 0.7)
 PEN_RANGE = (8.0, 30.0)  # pen width, canvas px
 
 
-@dataclass
-class Sample:
-    label: int
-    writer: str
-    inst: str
-    strokes: list[np.ndarray]  # in the file's 1000-unit box, y down
+THIN_PEN_RANGE = (1.0, 3.0)  # the thin-pen set: pen width in canvas px ...
+THIN_CANVAS_RANGE = (280, 4000)  # ... on a square canvas of this many px
+Sample = PenDigit
 
 
-def load_samples(path: Path) -> list[Sample]:
-    """Read the gzip-compressed JSON of pen trajectories; samples without a single point are skipped."""
+def load_samples(path: Path | None, split: str) -> list[Sample]:
+    """The digits to draw: the shipped pen digits' ``split``, or every sample of the file at ``path``."""
     try:
-        with gzip.open(path, "rt") as f:
-            records = json.load(f)["samples"]
-        samples = []
-        for record in records:
-            strokes = [np.asarray(stroke, dtype=np.float64).reshape(-1, 2) for stroke in record["strokes"] if stroke]
-            if strokes:
-                writer = str(record["writer"])
-                samples.append(Sample(int(record["label"]), writer, record.get("inst", writer.split("/")[0]), strokes))
-    except (OSError, EOFError, ValueError, KeyError, TypeError) as error:
-        raise SystemExit(
-            f"{path}: not pen trajectories in the expected format ({type(error).__name__}: {error}). "
-            "Expected gzip-compressed JSON with samples of label, writer and strokes, "
-            "as described in ../shared/data/README.md."
-        ) from error
-    if not samples:
-        raise SystemExit(f"{path}: no sample has any stroke points")
-    if skipped := len(records) - len(samples):
-        print(f"skipped {skipped} samples without stroke points")
-    return samples
+        return load_pen_digits(split, path) if path is None else load_pen_digits("all", path)
+    except PenDigitsError as error:
+        raise SystemExit(f"not pen trajectories in the expected format: {error}") from error
 
 
 def extent(strokes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -92,11 +76,13 @@ def fit_scale(strokes: list[np.ndarray], height: float, max_width: float) -> flo
     return float(min(height / size[1], max_width / size[0]))
 
 
-def draw_digit(sample: Sample, rng: np.random.Generator) -> tuple[list[np.ndarray], float]:
-    """Strokes for one digit on the CANVAS×CANVAS pad: random size, position and pen width."""
-    pen = rng.uniform(*PEN_RANGE)
-    room = CANVAS - pen - 4  # the path must fit with the pen's half-width and 2 px each side
-    scale = fit_scale(sample.strokes, rng.uniform(*HEIGHT_RANGE) * CANVAS, room)
+def draw_digit(
+    sample: Sample, rng: np.random.Generator, canvas: int = CANVAS, pens: tuple[float, float] = PEN_RANGE
+) -> tuple[list[np.ndarray], float]:
+    """Strokes for one digit on a canvas×canvas pad: random size, position and pen width."""
+    pen = rng.uniform(*pens)
+    room = canvas - pen - 4  # the path must fit with the pen's half-width and 2 px each side
+    scale = fit_scale(sample.strokes, rng.uniform(*HEIGHT_RANGE) * canvas, room)
     low, high = extent(sample.strokes)
     width, height = (high - low) * scale
     left = pen / 2 + 2 + rng.uniform(0, max(room - width, 0))
@@ -136,6 +122,29 @@ def percent(hits: int | float, total: int) -> str:
     return f"{100.0 * hits / total:6.2f}%" if total else "    n/a"
 
 
+def read_thin(rec: Recognizer, samples: list[Sample], seed: int) -> list[dict]:
+    """Each digit drawn with a thin pen (1-3 px) on a canvas of 280-4000 px, read from pixels and strokes."""
+    rng = np.random.default_rng(seed + 3)
+    rows = []
+    for sample in samples:
+        canvas = int(rng.integers(THIN_CANVAS_RANGE[0], THIN_CANVAS_RANGE[1] + 1))
+        strokes, pen = draw_digit(sample, rng, canvas, THIN_PEN_RANGE)
+        # A big canvas is drawn without supersampling: a 4000-px canvas at 4x would be 256 million pixels.
+        image = render_strokes(strokes, canvas, pen, "dark_on_light", supersample=1 if canvas > 1000 else 4)
+        row = dict(label=sample.label, canvas=canvas, pen=pen)
+        for key, prediction in (
+            ("pixel", rec.predict_image(image)),
+            ("stroke", rec.predict_strokes(strokes, canvas, pen)),
+        ):
+            row[key], row[f"{key}_conf"], row[f"{key}_sure"] = (
+                prediction.digit,
+                prediction.confidence,
+                prediction.is_confident,
+            )
+        rows.append(row)
+    return rows
+
+
 def run_digits(rec: Recognizer, samples: list[Sample], seed: int) -> list[dict]:
     """Each digit drawn once (random size, place, pen) and read from the canvas in all three
     looks, from its strokes, and the tutorials' way."""
@@ -149,14 +158,26 @@ def run_digits(rec: Recognizer, samples: list[Sample], seed: int) -> list[dict]:
         for look in LOOKS:
             canvas = render_strokes(strokes, CANVAS, pen, look)
             prediction = rec.predict_image(canvas)
-            row[look], row[f"{look}_conf"] = prediction.digit, prediction.confidence
+            row[look], row[f"{look}_conf"], row[f"{look}_sure"] = (
+                prediction.digit,
+                prediction.confidence,
+                prediction.is_confident,
+            )
             if look == "dark_on_light":
                 baseline_inputs["resize"].append(tutorial_resize(canvas, invert=False))
                 baseline_inputs["resize+invert"].append(tutorial_resize(canvas, invert=True))
         prediction = rec.predict_strokes(strokes, CANVAS, pen)
-        row["stroke"], row["stroke_conf"] = prediction.digit, prediction.confidence
+        row["stroke"], row["stroke_conf"], row["stroke_sure"] = (
+            prediction.digit,
+            prediction.confidence,
+            prediction.is_confident,
+        )
         # The pixel path's figure is the first look's; the others are in the per-look columns.
-        row["pixel"], row["pixel_conf"] = row[LOOKS[0]], row[f"{LOOKS[0]}_conf"]
+        row["pixel"], row["pixel_conf"], row["pixel_sure"] = (
+            row[LOOKS[0]],
+            row[f"{LOOKS[0]}_conf"],
+            row[f"{LOOKS[0]}_sure"],
+        )
         rows.append(row)
     for name, images in baseline_inputs.items():
         predicted = []
@@ -187,9 +208,9 @@ def run_numbers(rec: Recognizer, samples: list[Sample], count: int, seed: int, t
         row = dict(truth="".join(str(s.label) for s in chosen), length=length)
         for look in LOOKS:
             number = rec.predict_number(render_strokes(strokes, size, pen, look))
-            row[look], row[f"{look}_count"] = number.text, len(number.digits)
+            row[look], row[f"{look}_count"], row[f"{look}_sure"] = number.text, len(number.digits), number.is_confident
         number = rec.predict_number_strokes(strokes, size, pen)
-        row["stroke"], row["stroke_count"] = number.text, len(number.digits)
+        row["stroke"], row["stroke_count"], row["stroke_sure"] = number.text, len(number.digits), number.is_confident
         rows.append(row)
     return rows
 
@@ -198,19 +219,56 @@ def accuracy(rows: list[dict], key: str, truth: str = "label") -> str:
     return percent(sum(r[key] == r[truth] for r in rows), len(rows))
 
 
-def summary(digits: list[dict], numbers: list[dict], touching: list[dict]) -> dict:
-    """The headline figures as fractions, for ``--json``."""
+def summary(digits: list[dict], thin: list[dict], numbers: list[dict], touching: list[dict]) -> dict:
+    """The headline figures as fractions, for ``--json``: accuracy per way of reading, and for the digits the
+    share shown as "not sure" and the share read wrong and shown as sure."""
 
     def share(rows: list[dict], key: str, truth: str) -> float | None:
         return sum(r[key] == r[truth] for r in rows) / len(rows) if rows else None
 
+    def sureness(rows: list[dict], key: str) -> dict:
+        if not rows:
+            return {}
+        return {
+            f"{key}_not_sure": sum(not r[f"{key}_sure"] for r in rows) / len(rows),
+            f"{key}_sure_wrong": sum(r[f"{key}_sure"] and r[key] != r["label"] for r in rows) / len(rows),
+        }
+
     methods = [*LOOKS, "stroke"]
     return {
         "digits": {"count": len(digits)}
-        | {m: share(digits, m, "label") for m in [*methods, "resize", "resize+invert"]},
+        | {m: share(digits, m, "label") for m in [*methods, "resize", "resize+invert"]}
+        | sureness(digits, "pixel")
+        | sureness(digits, "stroke"),
+        "thin_pen_digits": {"count": len(thin)}
+        | {m: share(thin, m, "label") for m in ("pixel", "stroke")}
+        | sureness(thin, "pixel")
+        | sureness(thin, "stroke"),
         "numbers": {"count": len(numbers)} | {m: share(numbers, m, "truth") for m in methods},
         "touching_numbers": {"count": len(touching)} | {m: share(touching, m, "truth") for m in methods},
     }
+
+
+def report_sureness(rows: list[dict], key: str, what: str) -> None:
+    total = len(rows)
+    unsure = [r for r in rows if not r[f"{key}_sure"]]
+    sure_wrong = sum(r[f"{key}_sure"] and r[key] != r["label"] for r in rows)
+    print(
+        f"  {what}: 'not sure' on {percent(len(unsure), total)} ({sum(r[key] != r['label'] for r in unsure)} of "
+        f"them wrong); read wrong and shown as sure: {percent(sure_wrong, total)} ({sure_wrong})"
+    )
+
+
+def report_thin(rows: list[dict], digits: list[dict]) -> None:
+    print(
+        f"\nTHIN PENS ({len(rows)} drawings, pen {THIN_PEN_RANGE[0]:g}-{THIN_PEN_RANGE[1]:g} px on canvases "
+        f"of {THIN_CANVAS_RANGE[0]}-{THIN_CANVAS_RANGE[1]} px)"
+    )
+    for key, what in (("pixel", "pixels (predict_image)"), ("stroke", "strokes (predict_strokes)")):
+        regular = accuracy(digits, key)
+        print(f"  {what:<28} {accuracy(rows, key)}   (pens {PEN_RANGE[0]:g}-{PEN_RANGE[1]:g} px: {regular})")
+    for key, what in (("pixel", "pixels"), ("stroke", "strokes")):
+        report_sureness(rows, key, what)
 
 
 def report_digits(rows: list[dict]) -> None:
@@ -223,14 +281,8 @@ def report_digits(rows: list[dict]) -> None:
     print(f"  tutorial: resize             {accuracy(rows, 'resize')}   (dark on white, as is)")
     print(f"  tutorial: resize + invert    {accuracy(rows, 'resize+invert')}")
 
-    for key in (LOOKS[0], "stroke"):
-        sure = [r for r in rows if r[f"{key}_conf"] >= CONFIDENCE_THRESHOLD]
-        unsure = [r for r in rows if r[f"{key}_conf"] < CONFIDENCE_THRESHOLD]
-        print(
-            f"  {key}: confident (p >= {CONFIDENCE_THRESHOLD}) on {percent(len(sure), total)} "
-            f"with accuracy {accuracy(sure, key)}; 'not sure' on {len(unsure)}, of which "
-            f"{sum(r[key] != r['label'] for r in unsure)} were wrong"
-        )
+    for key, what in (("pixel", "pixels"), ("stroke", "strokes")):
+        report_sureness(rows, key, what)
 
     def table(title: str, groups: list[tuple[str, list[dict]]]) -> None:
         print(f"\n  {title:<18}{'pixels':>9}{'strokes':>9}{'n':>6}")
@@ -274,23 +326,35 @@ def report_numbers(rows: list[dict], what: str = "") -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "path", type=Path, help="pen trajectories (.json.gz), e.g. ../shared/data/unipen-digits-dev.json.gz"
+        "path",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="pen trajectories (.json.gz) in the shipped format (default: the shipped pen digits, see --split)",
+    )
+    parser.add_argument(
+        "--split",
+        choices=["validation", "train", "all"],
+        default="validation",
+        help="which of the shipped writers to draw (default: validation, whom the shipped model never saw)",
     )
     parser.add_argument("--model", type=Path, default=None, help="a .keras model (default: the shipped one)")
     parser.add_argument("--limit", type=int, default=None, help="use this many digits (a seeded random subset)")
     parser.add_argument(
         "--numbers", type=int, default=1000, help="how many numbers to draw, spaced and touching (default 1000 each)"
     )
+    parser.add_argument("--no-thin", action="store_true", help="skip the thin-pen set (it draws big canvases)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--json", type=Path, default=None, help="also write the headline figures to this JSON file")
     args = parser.parse_args(argv)
 
-    if not args.path.is_file():
+    if args.path is not None and not args.path.is_file():
         parser.error(f"{args.path} is not a file")
-    samples = load_samples(args.path)
+    samples = load_samples(args.path, args.split)
     rec = Recognizer.load(args.model)
-    print(f"model: {rec.name}")
-    print(f"data: {args.path} ({len(samples)} digits, {len({s.writer for s in samples})} writers), seed {args.seed}")
+    print(f"model: {rec.name} (temperature {rec.temperature:.3g}, 'not sure' below {rec.threshold:.3g})")
+    source = args.path or f"the shipped pen digits, {args.split} writers"
+    print(f"data: {source} ({len(samples)} digits, {len({s.writer for s in samples})} writers), seed {args.seed}")
     digits = samples
     if args.limit is not None and args.limit < len(samples):
         chosen = np.random.default_rng(args.seed).choice(len(samples), args.limit, replace=False)
@@ -299,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     digit_rows = run_digits(rec, digits, args.seed)
     report_digits(digit_rows)
+    thin = [] if args.no_thin else read_thin(rec, digits, args.seed)
+    if thin:
+        report_thin(thin, digit_rows)
     numbers = run_numbers(rec, samples, args.numbers, args.seed) if args.numbers > 0 else []
     if numbers:
         report_numbers(numbers)
@@ -307,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         report_numbers(touching, ", each pushed up to the next (inks often touch)")
     print(f"\n({time.perf_counter() - start:.0f} s)")
     if args.json is not None:
-        figures = summary(digit_rows, numbers, touching)
+        figures = summary(digit_rows, thin, numbers, touching)
         write_atomic(args.json, (json.dumps(figures, indent=2) + "\n").encode())
     return 0
 

@@ -33,7 +33,8 @@ import numpy as np
 import tensorflow as tf
 
 from digitlib.data import load_mnist
-from digitlib.training import Recipe, evaluate_accuracy, get_recipe, train
+from digitlib.evaluation import evaluate_accuracy
+from digitlib.training import Recipe, get_recipe, train
 
 MIN_EPOCHS = 2  # the target compares against the tutorial's first two epochs
 

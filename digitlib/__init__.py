@@ -1,38 +1,47 @@
-"""digitlib: helpers for the handwritten-digit notebooks (data, models, training, the drawing pad)."""
+"""digitlib: helpers for the handwritten-digit notebooks (data, models, training, the drawing pad).
 
-import contextlib
-import os
-import sys
+``import digitlib`` is light: it does not import TensorFlow. The names most people need are offered at the top
+level and imported on first use::
 
-# TensorFlow's C++ start-up chatter would leak into every notebook as red stderr text.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from digitlib import Recognizer, DrawingPad, load_mnist
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.2.0"
+
+# Top-level name -> the module that defines it (imported when the name is first used, PEP 562).
+_LAZY = {
+    "Recognizer": "digitlib.recognizer",
+    "DrawingPad": "digitlib.pad",
+    "load_mnist": "digitlib.data",
+    "load_pen_digits": "digitlib.pen_digits",
+    "PersonalDrawings": "digitlib.personal",
+    "personalise": "digitlib.personal",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+if TYPE_CHECKING:
+    from digitlib.data import load_mnist as load_mnist
+    from digitlib.pad import DrawingPad as DrawingPad
+    from digitlib.pen_digits import load_pen_digits as load_pen_digits
+    from digitlib.personal import PersonalDrawings as PersonalDrawings
+    from digitlib.personal import personalise as personalise
+    from digitlib.recognizer import Recognizer as Recognizer
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """Send what native code writes to file descriptor 2 to /dev/null for a moment.
-
-    TensorFlow 2.21 prints its oneDNN notice through absl before TF_CPP_MIN_LOG_LEVEL is read, so the variable
-    alone cannot hide it. Python-level errors are unaffected: they are raised, not written, inside the block.
-    """
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (embedded interpreters): nothing to silence
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'digitlib' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
 
-if "tensorflow" not in sys.modules and os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") >= "1":
-    with _native_stderr_silenced():
-        import tensorflow  # noqa: F401
-
-__version__ = "0.1.0"
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

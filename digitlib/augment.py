@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-import tensorflow as tf
+from digitlib._tf import tf
 
 
 @dataclass(frozen=True)

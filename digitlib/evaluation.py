@@ -7,9 +7,9 @@ same way. `training_history` reads the loss and accuracy curves that a model car
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from digitlib.model_files import PROJECT_ROOT, card_path
+from digitlib.files import write_atomic
+from digitlib.images import to_model_input
+from digitlib.model_files import asset, card_path
 
 NUM_CLASSES = 10
 #: Small saved runs of the tutorials' recipes (test-set probabilities + facts), made by benchmarks/baselines.py.
-BASELINES_DIR = PROJECT_ROOT / "models" / "baselines"
+BASELINES_DIR = asset("baselines")
 
 
 def _check_labels(labels: np.ndarray, name: str = "labels") -> np.ndarray:
@@ -48,6 +50,24 @@ def _check_probabilities(probabilities: np.ndarray) -> np.ndarray:
     if probabilities.ndim != 2 or probabilities.shape[1] != NUM_CLASSES:
         raise ValueError(f"probabilities must have shape (N, 10), got {probabilities.shape}")
     return probabilities
+
+
+def predict_probabilities(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Class probabilities (N, 10) of a Keras model for MNIST-style images (N, 28, 28), batched.
+
+    Calls the model's forward pass directly (``model(x, training=False)``), which is many times faster than
+    ``model.predict`` for a few thousand images.
+    """
+    outputs = [
+        np.asarray(model(to_model_input(images[i : i + batch_size]), training=False))
+        for i in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(outputs) if outputs else np.zeros((0, NUM_CLASSES), np.float32)
+
+
+def evaluate_accuracy(model, images: np.ndarray, labels: np.ndarray) -> float:
+    """Share of ``images`` (uint8, N×28×28) whose predicted digit equals the label."""
+    return accuracy(labels, predicted_digits(predict_probabilities(model, images)))
 
 
 def predicted_digits(probabilities: np.ndarray) -> np.ndarray:
@@ -117,7 +137,7 @@ def classification_report(labels: np.ndarray, predictions: np.ndarray, decimals:
     return "\n".join(lines)
 
 
-def most_confident_mistakes(probabilities: np.ndarray, labels: np.ndarray, count: int | None = None) -> np.ndarray:
+def most_confident_mistakes(labels: np.ndarray, probabilities: np.ndarray, count: int | None = None) -> np.ndarray:
     """Indices of the wrongly predicted images, the most confident mistake first.
 
     Confidence is the probability the model gave its (wrong) predicted digit. These are the images most worth
@@ -189,9 +209,11 @@ class SavedRun:
         folder = Path(folder)
         probabilities = _check_probabilities(self.probabilities).astype(np.float16)
         npz_path = folder / f"{self.name}.npz"
-        _write_atomically(npz_path, lambda f: np.savez_compressed(f, probabilities=probabilities))
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, probabilities=probabilities)
+        write_atomic(npz_path, buffer.getvalue())
         text = json.dumps({"name": self.name, **self.info}, indent=2) + "\n"
-        _write_atomically(folder / f"{self.name}.json", lambda f: f.write(text.encode()))
+        write_atomic(folder / f"{self.name}.json", text.encode())
         return npz_path
 
     def describe(self) -> str:
@@ -225,16 +247,3 @@ def list_saved_runs(folder: str | os.PathLike = BASELINES_DIR) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(p.stem for p in folder.glob("*.npz") if p.with_suffix(".json").is_file())
-
-
-def _write_atomically(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; these are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from digitlib.data import to_model_input
+from digitlib._tf import keras, tf
+from digitlib.images import to_model_input
 
 IMAGE_SIZE = 28
 

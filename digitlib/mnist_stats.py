@@ -14,57 +14,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from digitlib.boxes import mask_boxes
+from digitlib.images import image_batch
+
 FIELD_SIZE = 28
 #: MNIST fits each digit into a box of this size before centring it.
 BOX_SIZE = 20
 
 
-def _as_image_batch(images: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Return ``images`` as (N, H, W) and whether a single (H, W) image was given."""
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim == 2:
-        return images[None], True
-    if images.ndim != 3:
-        raise ValueError(f"expected an image (H, W) or a batch (N, H, W) or (N, H, W, 1), got shape {images.shape}")
-    return images, False
-
-
-def _raise_if_blank(has_ink: np.ndarray) -> None:
-    blank = np.flatnonzero(~has_ink)
-    if blank.size:
-        shown = ", ".join(str(i) for i in blank[:10]) + (" ..." if blank.size > 10 else "")
-        raise ValueError(
-            f"{blank.size} image(s) have no ink above the threshold (index {shown}); "
-            "a bounding box or centre of mass needs at least one inked pixel. Drop blank images first."
-        )
-
-
 def ink_bbox(images: np.ndarray, threshold: float = 0) -> np.ndarray:
     """Bounding box of the ink (pixels above ``threshold``) of one image or of each image of a batch.
 
-    Returns integers ``(top, left, bottom, right)`` with ``bottom`` and ``right`` exclusive, so the height is
-    ``bottom - top`` and the width ``right - left``: shape (4,) for one image, (N, 4) for a batch. The default
-    threshold 0 counts even the faint anti-aliased edge of a stroke as ink, as MNIST's 20×20 box did.
-    Raises `ValueError` for an image without ink.
+    Returns integers ``(left, top, right, bottom)`` (`digitlib.boxes.Box`'s order) with ``right`` and ``bottom``
+    exclusive, so the width is ``right - left`` and the height ``bottom - top``: shape (4,) for one image, (N, 4)
+    for a batch. The default threshold 0 counts even the faint anti-aliased edge of a stroke as ink, as MNIST's
+    20×20 box did. Raises `ValueError` for an image without ink.
     """
-    batch, single = _as_image_batch(images)
-    inked = batch > threshold
-    rows, cols = inked.any(axis=2), inked.any(axis=1)  # (N, H) and (N, W): is there ink in it?
-    _raise_if_blank(rows.any(axis=1))
-    height, width = batch.shape[1:]
-    top, left = rows.argmax(axis=1), cols.argmax(axis=1)
-    bottom = height - rows[:, ::-1].argmax(axis=1)
-    right = width - cols[:, ::-1].argmax(axis=1)
-    boxes = np.stack([top, left, bottom, right], axis=1).astype(np.int64)
+    single = np.asarray(images).ndim == 2
+    boxes = mask_boxes(image_batch(images) > threshold)
     return boxes[0] if single else boxes
 
 
 def bbox_sizes(images: np.ndarray, threshold: float = 0) -> tuple[np.ndarray, np.ndarray]:
     """Heights and widths in pixels of the ink bounding boxes of a batch (see `ink_bbox`)."""
     boxes = ink_bbox(images, threshold).reshape(-1, 4)
-    return boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    return boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
 
 
 def center_of_mass(images: np.ndarray) -> np.ndarray:
@@ -72,10 +46,17 @@ def center_of_mass(images: np.ndarray) -> np.ndarray:
 
     Shape (2,) for one image, (N, 2) for a batch. Raises `ValueError` for an image without ink.
     """
-    batch, single = _as_image_batch(images)
+    single = np.asarray(images).ndim == 2
+    batch = image_batch(images)
     weights = batch.astype(np.float64)
     total = weights.sum(axis=(1, 2))
-    _raise_if_blank(total > 0)
+    blank = np.flatnonzero(total <= 0)
+    if blank.size:
+        shown = ", ".join(str(i) for i in blank[:10]) + (" ..." if blank.size > 10 else "")
+        raise ValueError(
+            f"{blank.size} image(s) have no ink (index {shown}); a centre of mass needs at least one inked pixel. "
+            "Drop blank images first."
+        )
     rows = weights.sum(axis=2) @ np.arange(batch.shape[1]) / total
     cols = weights.sum(axis=1) @ np.arange(batch.shape[2]) / total
     centres = np.stack([rows, cols], axis=1)

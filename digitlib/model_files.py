@@ -1,31 +1,48 @@
-"""Saving and loading trained models: native ``.keras`` files written atomically, with a JSON model card beside them."""
+"""Saving and loading trained models: native ``.keras`` files written atomically, with a JSON model card beside them.
+
+The pretrained model ships inside the package (``digitlib/assets/``, found with `importlib.resources`), so an
+installed wheel reads digits anywhere. Models you train go to your data folder (`trained_model_path`) unless you
+name another file, so the shipped one is never overwritten.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import keras
-
 from digitlib import data
+from digitlib.files import write_atomic
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def asset(name: str) -> Path:
+    """The path of a file shipped in ``digitlib/assets`` (the shipped model, baselines, pen digits)."""
+    # A regular install (a wheel, an editable checkout) is a folder on disk: the Traversable is a real path.
+    return Path(str(resources.files("digitlib") / "assets" / name))
+
+
 #: The pretrained model that ships with digitlib (see the README for the command that made it).
-SHIPPED_MODEL = PROJECT_ROOT / "models" / "digitlib_cnn.keras"
-#: Where notebook 04 and ``python -m digitlib.train`` save a model by default, so the shipped one is never overwritten.
-TRAINED_MODEL = PROJECT_ROOT / "runs" / "digitlib_cnn.keras"
+SHIPPED_MODEL = asset("digitlib_cnn.keras")
+
+
+def trained_model_path(name: str = "digitlib_cnn") -> Path:
+    """Where notebook 04 and ``python -m digitlib.train`` save a model by default.
+
+    That is ``<data folder>/models/NAME.keras`` (the data folder of `digitlib.data.data_dir`).
+    """
+    return data.data_dir() / "models" / f"{name}.keras"
+
 
 _HOW_TO_GET_ONE = (
-    "Train one with `python -m digitlib.train --output runs/digitlib_cnn.keras` (or notebook 04), "
-    f"or use the shipped model {SHIPPED_MODEL} (restore it with `git checkout -- models/`)."
+    "Train one with `python -m digitlib.train` (or notebook 04), or use the shipped model "
+    "(`Recognizer.load()` with no path; reinstall digitlib if it is missing)."
 )
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(ValueError):
     """A model file is missing, truncated or not a compatible digitlib model."""
 
 
@@ -34,32 +51,57 @@ def card_path(model_path: str | os.PathLike) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
-def _replace_atomically(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        os.chmod(tmp, data._default_mode())  # mkstemp creates 0600; a model file is an ordinary file
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def check_model_path(path: str | os.PathLike) -> Path:
+    """Check, before any training, that a model can be saved at ``path``; return it as a `Path`.
 
-
-def save_model(model: keras.Model, path: str | os.PathLike, card: dict[str, Any] | None = None) -> Path:
-    """Save ``model`` as a native ``.keras`` file (and ``card`` as JSON beside it), each atomically."""
+    Raises `ValueError` when the name does not end in ``.keras`` or its folder cannot be created or written.
+    """
     path = Path(path)
     if path.suffix != ".keras":
-        raise ValueError(f"{path}: a model file must end in .keras (Keras 3's native format).")
-    _replace_atomically(path, lambda tmp: model.save(tmp))
-    if card is not None:
-        text = json.dumps(card, indent=2, sort_keys=False) + "\n"
-        _replace_atomically(card_path(path), lambda tmp: Path(tmp).write_text(text))
+        raise ValueError(
+            f"{path}: a model file must end in .keras (Keras 3's native format); "
+            f"try --output {path.with_suffix('.keras')}"
+        )
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; name the model file to write, e.g. {path / 'digitlib_cnn.keras'}")
+    try:
+        data.check_data_folder(path.parent)
+    except data.DataFolderError as err:
+        raise ValueError(f"cannot save a model as {path}: {err}") from None
     return path
 
 
-def load_model(path: str | os.PathLike | None = None) -> keras.Model:
+def _without_optimizer(model):
+    """A copy of ``model`` with the same weights and no optimizer state (a third of the file)."""
+    from digitlib._tf import keras
+
+    if getattr(model, "optimizer", None) is None:  # never compiled: nothing to leave out
+        return model
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def save_model(
+    model, path: str | os.PathLike, card: dict[str, Any] | None = None, include_optimizer: bool = False
+) -> Path:
+    """Save ``model`` as a native ``.keras`` file (and ``card`` as JSON beside it), each atomically.
+
+    The optimizer's state is left out unless asked for: the file is for reading digits (and fine-tuning, which
+    compiles anew), and is three times smaller without it.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: a model file must end in .keras (Keras 3's native format).")
+    saved = model if include_optimizer else _without_optimizer(model)
+    write_atomic(path, lambda tmp: saved.save(tmp), keep_suffix=True)
+    if card is not None:
+        text = json.dumps(card, indent=2, sort_keys=False) + "\n"
+        write_atomic(card_path(path), text.encode())
+    return path
+
+
+def load_model(path: str | os.PathLike | None = None):
     """Load a digitlib model (the shipped one by default) with Keras's ``safe_mode=True``.
 
     Raises `ModelFileError`, saying how to get a model, when the file is missing, truncated, not a Keras
@@ -72,6 +114,8 @@ def load_model(path: str | os.PathLike | None = None) -> keras.Model:
         raise ModelFileError(
             f"{path} is not a native .keras model file (it is truncated, corrupt or another format). {_HOW_TO_GET_ONE}"
         )
+    from digitlib._tf import keras
+
     try:
         model = keras.saving.load_model(path, safe_mode=True)
     except Exception as err:  # Keras raises many kinds here; all mean the same to the user
@@ -90,4 +134,10 @@ def load_card(model_path: str | os.PathLike | None = None) -> dict[str, Any]:
     path = card_path(SHIPPED_MODEL if model_path is None else model_path)
     if not path.is_file():
         raise ModelFileError(f"No model card at {path}; it is written beside the model by digitlib.train.")
-    return json.loads(path.read_text())
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFileError(f"The model card {path} cannot be read ({err}); train the model again.") from None
+    if not isinstance(card, dict):
+        raise ModelFileError(f"The model card {path} is not a JSON object; train the model again.")
+    return card

@@ -37,7 +37,7 @@ import numpy as np
 from ipycanvas import MultiCanvas, hold_canvas
 from PIL import Image
 
-from digitlib.render import Point, Stroke, canvas_shape, render_strokes, template_strokes, validate_strokes
+from digitlib.render import Point, Stroke, canvas_shape, check_strokes, render_strokes
 
 if TYPE_CHECKING:
     from digitlib.recognizer import DigitPrediction, NumberPrediction, Recognizer
@@ -457,8 +457,8 @@ def _checked_point(x: float, y: float) -> Point:
 def _checked_strokes(strokes: Sequence[Stroke]) -> list[list[Point]]:
     """Strokes as lists of float (x, y) points; a ValueError that names the bad stroke otherwise."""
     strokes = list(strokes)
-    arrays = validate_strokes(strokes)  # raises for anything but finite (x, y) pairs
-    if len(arrays) < len(strokes):  # validate_strokes drops empty strokes; the pad refuses them
+    arrays = check_strokes(strokes)  # raises for anything but finite (x, y) pairs
+    if len(arrays) < len(strokes):  # check_strokes drops empty strokes; the pad refuses them
         empty = next(i for i, stroke in enumerate(strokes) if np.asarray(stroke).size == 0)
         raise ValueError(f"stroke {empty} has no points; a stroke is a list of (x, y) pairs")
     return [[(float(x), float(y)) for x, y in points] for points in arrays]
@@ -547,33 +547,3 @@ def _details_html(prediction: DigitPrediction | NumberPrediction) -> str:
         return caption + '<div class="digitlib-pad-views">' + "".join(figures) + "</div>"
     figure = _figure(prediction.mnist_image, 112, "what the model sees (28×28)")
     return _bars_html(prediction.probabilities) + f'<div class="digitlib-pad-views">{figure}</div>'
-
-
-# -- example drawings ----------------------------------------------------------------------------
-
-
-def example_strokes(
-    text: str, canvas_size: int | tuple[int, int] = 280, height_fraction: float = 0.6
-) -> list[list[Point]]:
-    """Clear drawings of the digits in ``text``, side by side and centred on the canvas.
-
-    For demos and tests: the strokes are what a careful writer would draw on the pad, in
-    canvas pixels, each digit ``height_fraction`` of the canvas height (less when the number
-    would not fit the width).
-
-    Raises:
-        ValueError: when ``text`` is empty or holds anything but the digits 0-9.
-    """
-    if not text or not all(character in "0123456789" for character in text):
-        raise ValueError(f"text must be one or more of the digits 0-9, got {text!r}")
-    height, width = canvas_shape(canvas_size)
-    # Each digit of digitlib.render.template_strokes fills a box 0.6 × its height wide; a gap of 0.3 × the
-    # height separates neighbours, as in handwriting.
-    widths = len(text) * 0.6 + (len(text) - 1) * 0.3
-    digit_height = min(height_fraction * height, 0.9 * width / widths)
-    left = (width - widths * digit_height) / 2
-    top = (height - digit_height) / 2
-    strokes: list[list[Point]] = []
-    for position, character in enumerate(text):
-        strokes += template_strokes(int(character), left + position * 0.9 * digit_height, top, digit_height)
-    return strokes

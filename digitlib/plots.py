@@ -17,20 +17,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from digitlib import mnist_stats
+from digitlib.images import image_batch
 
 RIGHT_COLOUR = "tab:green"
 WRONG_COLOUR = "tab:red"
-
-
-def _images(images: np.ndarray) -> np.ndarray:
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim == 2:
-        images = images[None]
-    if images.ndim != 3:
-        raise ValueError(f"expected images of shape (N, H, W) or (N, H, W, 1), got {images.shape}")
-    return images
 
 
 def _grid(count: int, ncols: int, size: float) -> tuple[Figure, np.ndarray]:
@@ -60,7 +50,7 @@ def _draw_digit(ax, image: np.ndarray) -> None:
     ax.imshow(image, cmap="gray", vmin=0, vmax=vmax, interpolation="nearest")
 
 
-def show_digits(
+def plot_digits(
     images: np.ndarray,
     labels: Sequence[int] | np.ndarray | None = None,
     predictions: Sequence[int] | np.ndarray | None = None,
@@ -73,7 +63,7 @@ def show_digits(
     With ``predictions``, each title is the predicted digit, green when it equals the label and red (with the
     true label beside it) when it does not, so the mistakes stand out.
     """
-    images = _images(images)
+    images = image_batch(images)
     fig, axes = _grid(len(images), ncols, size)
     for i, (ax, image) in enumerate(zip(axes, images, strict=True)):
         _draw_digit(ax, image)
@@ -92,7 +82,7 @@ def show_digits(
     return fig
 
 
-def class_balance(labels: np.ndarray, num_classes: int = 10, ax=None, title: str = "Images per digit") -> Figure:
+def plot_class_balance(labels: np.ndarray, num_classes: int = 10, ax=None, title: str = "Images per digit") -> Figure:
     """A bar chart of how many examples each class has, with the count written on each bar."""
     counts = np.bincount(np.asarray(labels).ravel(), minlength=num_classes)
     fig, ax = _single(ax, (7, 3))
@@ -106,7 +96,7 @@ def class_balance(labels: np.ndarray, num_classes: int = 10, ax=None, title: str
     return fig
 
 
-def pixel_histogram(images: np.ndarray, bins: int = 32, ax=None, log: bool = True) -> Figure:
+def plot_pixel_histogram(images: np.ndarray, bins: int = 32, ax=None, log: bool = True) -> Figure:
     """A histogram of all pixel values. The y axis is logarithmic by default: most pixels are 0 (background)."""
     values = np.asarray(images).ravel()
     top = 255 if values.dtype == np.uint8 else 1.0
@@ -118,7 +108,7 @@ def pixel_histogram(images: np.ndarray, bins: int = 32, ax=None, log: bool = Tru
     return fig
 
 
-def show_ink_geometry(
+def plot_ink_geometry(
     images: np.ndarray,
     labels: Sequence[int] | np.ndarray | None = None,
     ncols: int = 8,
@@ -131,14 +121,14 @@ def show_ink_geometry(
     cross) and the middle of the field, row 14 and column 14 (thin blue lines): MNIST made the longer side of
     the box 20 px and moved the centre of mass onto that middle.
     """
-    images = _images(images)
+    images = image_batch(images)
     boxes = mnist_stats.ink_bbox(images, threshold).reshape(-1, 4)
     centres = mnist_stats.center_of_mass(images).reshape(-1, 2)
     fig, axes = _grid(len(images), ncols, size)
     middle = mnist_stats.FIELD_SIZE / 2
     for i, (ax, image) in enumerate(zip(axes, images, strict=True)):
         _draw_digit(ax, image)
-        top, left, bottom, right = boxes[i]
+        left, top, right, bottom = boxes[i]
         # Pixel (r, c) covers [c - 0.5, c + 0.5] × [r - 0.5, r + 0.5] in imshow's coordinates.
         ax.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False, ec="gold", lw=1.2))
         ax.axhline(middle, color="tab:blue", lw=0.6)
@@ -149,7 +139,7 @@ def show_ink_geometry(
     return fig
 
 
-def bbox_size_histogram(images: np.ndarray, threshold: float = 0) -> Figure:
+def plot_box_sizes(images: np.ndarray, threshold: float = 0) -> Figure:
     """Bar charts of the ink bounding-box heights and widths over a set, with MNIST's 20-px box marked."""
     heights, widths = mnist_stats.bbox_sizes(images, threshold)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3), sharey=True, layout="constrained")
@@ -166,7 +156,7 @@ def bbox_size_histogram(images: np.ndarray, threshold: float = 0) -> Figure:
     return fig
 
 
-def center_of_mass_histogram(images: np.ndarray, half_width: float = 1.0, bins: int = 40) -> Figure:
+def plot_centres_of_mass(images: np.ndarray, half_width: float = 1.0, bins: int = 40) -> Figure:
     """A 2-D histogram of where the centres of mass of a set lie, around the middle (14, 14) of the field.
 
     The dashed square marks half a pixel around the middle: as far as centring by whole-pixel moves can miss.
@@ -241,7 +231,7 @@ def plot_confident_mistakes(
     indices = [int(i) for i in indices]
     if not indices:
         raise ValueError("no images to show: indices is empty (did the model make no mistakes?)")
-    images = _images(images)
+    images = image_batch(images)
     fig, axes = _grid(len(indices), ncols, size)
     for ax, index in zip(axes, indices, strict=True):
         predicted = int(np.argmax(probabilities[index]))
@@ -279,15 +269,15 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], title: str | No
 
 def plot_probabilities(
     images: np.ndarray,
+    labels: Sequence[int] | np.ndarray | None,
     probabilities: np.ndarray,
-    labels: Sequence[int] | np.ndarray | None = None,
     title: str | None = None,
 ) -> Figure:
     """Each image above a bar chart of its 10 class probabilities; the predicted digit's bar is coloured.
 
-    With ``labels``, that bar is green when the prediction is right and red when it is wrong.
+    With ``labels`` (None when unknown), that bar is green when the prediction is right and red when it is wrong.
     """
-    images, probabilities = _images(images), np.asarray(probabilities)
+    images, probabilities = image_batch(images), np.asarray(probabilities)
     count = len(images)
     if count == 0 or probabilities.shape != (count, 10):
         raise ValueError(f"need probabilities of shape ({count}, 10) for {count} images, got {probabilities.shape}")
@@ -339,7 +329,7 @@ def plot_feature_maps(
     fig, axes = _grid(channels + (image is not None), ncols, size)
     axes = list(axes)
     if image is not None:
-        _draw_digit(axes[0], _images(image)[0])
+        _draw_digit(axes[0], image_batch(image)[0])
         axes[0].set_title("input", fontsize=8)
         axes = axes[1:]
     for channel, ax in enumerate(axes):
@@ -356,7 +346,7 @@ def plot_saliency(image: np.ndarray, saliency: np.ndarray, title: str | None = N
     Signed maps (as `digitlib.explain.saliency_map` returns) are red where the value is positive (more ink
     there raises the digit's score) and blue where negative; the overlay fades out where the saliency is weak.
     """
-    image, saliency = _images(image)[0], np.asarray(saliency, dtype=np.float32)
+    image, saliency = image_batch(image)[0], np.asarray(saliency, dtype=np.float32)
     if image.shape != saliency.shape:
         raise ValueError(f"image {image.shape} and saliency {saliency.shape} must have the same shape")
     peak = float(np.abs(saliency).max()) or 1.0
@@ -384,7 +374,7 @@ def plot_receptive_fields(image: np.ndarray, fields: Mapping[str, int], title: s
 
     ``fields`` maps a label to a receptive-field size in pixels (e.g. `digitlib.explain.receptive_fields`).
     """
-    image = _images(image)[0]
+    image = image_batch(image)[0]
     fig, ax = _single(None, (4.2, 4.8))
     _draw_digit(ax, image)
     colours = plt.get_cmap("autumn")(np.linspace(0, 0.8, max(len(fields), 1)))

@@ -26,7 +26,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digitlib.render import Strokes, render_coverage, validate_strokes
+from digitlib.boxes import Box, mask_box
+from digitlib.render import CheckedStrokes, Strokes, check_pen_width, check_strokes, render_coverage
 
 MNIST_SIZE = 28
 #: MNIST fits each digit in a box of this size before centring it in the 28×28 field.
@@ -60,6 +61,18 @@ INK_THRESHOLD = 0.35
 SPECK_WIDTHS = 1.25
 #: ... and so is any piece smaller than this fraction of the image's longest side.
 SPECK_FRACTION = 0.02
+#: Ink less than this many stroke widths across is a dot or a blob (a tap, a smudge), not a digit: the
+#: narrowest digit, a 1, is several pen widths tall.
+DOT_EXTENT = 2.0
+#: Ink whose strokes, laid end to end, would be longer than this many times its extent is a texture (noise,
+#: hatching, a scribbled-over area), not a digit: an 8, the longest digit, is about 4 times its height.
+MAX_INK_LENGTH = 25.0
+#: Before the ink is shrunk to the working size, thin strokes are thickened to at least this many working
+#: pixels, so a 1-px pen on a big canvas does not fade away.
+MIN_WORK_WIDTH = 3.0
+#: ... and any pixel more than this inked is part of such a thin stroke (an anti-aliased 1-px line is only
+#: partly inked where it runs between pixels).
+THIN_CORE = 0.2
 
 
 @dataclass(frozen=True)
@@ -116,58 +129,69 @@ def validate_image(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"{expected}; got dtype {array.dtype} (convert with image.astype(np.uint8) for 0-255 values)")
 
 
-def _downsample(array: np.ndarray, factor: int) -> np.ndarray:
-    """Box-average (H, W, C) by an integer factor; trailing rows and columns that don't fit
-    are dropped. The result is float32 in [0, 1] (not rounded, so every look of a canvas
-    gives the same ink)."""
-    if factor == 1:
-        return array
-    height, width = (array.shape[0] // factor) * factor, (array.shape[1] // factor) * factor
-    blocks = array[:height, :width].reshape(height // factor, factor, width // factor, factor, array.shape[2])
-    mean = blocks.mean(axis=(1, 3), dtype=np.float32)
-    if array.dtype == np.uint8:
-        mean *= np.float32(1 / 255)
-    return mean
-
-
 def _border(array: np.ndarray) -> np.ndarray:
     """The pixels on the image's frame, as (n, C)."""
+    if array.shape[0] < 3 or array.shape[1] < 3:
+        return array.reshape(-1, array.shape[2])
     return np.concatenate([array[0], array[-1], array[1:-1, 0], array[1:-1, -1]])
 
 
-def _ink_difference(pixels: np.ndarray) -> np.ndarray:
-    """How far each pixel is from the background, float32 0–1, whatever the look.
+def _background(pixels: np.ndarray) -> tuple[np.ndarray | None, bool]:
+    """The paper's colour (0-1 floats per colour channel) and whether the ink is the opacity instead.
 
-    The background is the median colour of the image's frame. For an RGBA image that is
-    mostly transparent (as an unfilled browser canvas), the ink is the opacity instead.
+    The paper is what the image's frame mostly shows. An RGBA image whose frame is mostly transparent (an unfilled
+    browser canvas) has its ink in the alpha channel, however much of the canvas the drawing covers.
     """
     unit = 255.0 if pixels.dtype == np.uint8 else 1.0
-    channels = pixels.shape[2]
-    if channels == 4:
-        alpha = pixels[..., 3]
-        if np.median(alpha) < 0.5 * unit:
-            return alpha.astype(np.float32) / np.float32(unit)
-        # Mostly opaque: composite the few transparent pixels onto the background colour.
-        frame = _border(pixels)
-        opaque = frame[frame[:, 3] >= 0.5 * unit]
-        background = np.median(opaque if len(opaque) else frame, axis=0)[:3] / unit
-        opacity = alpha[..., None].astype(np.float32) / np.float32(unit)
-        colour = pixels[..., :3] / np.float32(unit) * opacity + background * (1 - opacity)
-        return _largest_difference(colour, background.astype(np.float32))
-    background = np.median(_border(pixels), axis=0)
-    if pixels.dtype == np.uint8:
-        # Integer arithmetic on the common case (a canvas screenshot) is several times faster.
-        difference = _largest_difference(pixels.astype(np.int16), np.round(background).astype(np.int16))
-        return difference.astype(np.float32) / np.float32(255.0)
-    return _largest_difference(pixels, background.astype(pixels.dtype)).astype(np.float32)
+    frame = _border(pixels).astype(np.float32) / np.float32(unit)
+    if pixels.shape[2] == 4:
+        if np.median(frame[:, 3]) < 0.5:
+            return None, True
+        opaque = frame[frame[:, 3] >= 0.5]
+        return np.median(opaque if len(opaque) else frame, axis=0)[:3], False
+    return np.median(frame, axis=0), False
 
 
-def _largest_difference(pixels: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """max over channels of |pixel - background|: the largest difference sees coloured ink on
-    any background. (An elementwise maximum is much faster than ``.max(axis=-1)`` here.)"""
-    result = np.abs(pixels[..., 0] - background[0])
-    for channel in range(1, pixels.shape[-1]):
-        np.maximum(result, np.abs(pixels[..., channel] - background[channel]), out=result)
+def _difference(pixels: np.ndarray, background: np.ndarray | None) -> np.ndarray:
+    """How far each pixel is from the paper (0-1, largest over the channels), or its opacity."""
+    unit = np.float32(255.0 if pixels.dtype == np.uint8 else 1.0)
+    if background is None:  # ink on a transparent canvas
+        return pixels[..., 3].astype(np.float32) / unit
+    if pixels.shape[2] == 4:  # mostly opaque RGBA: composite the transparent pixels onto the paper
+        opacity = pixels[..., 3:4].astype(np.float32) / unit
+        colour = pixels[..., :3].astype(np.float32) / unit * opacity + background * (1 - opacity)
+        return np.abs(colour - background).max(axis=-1)
+    if pixels.dtype == np.uint8:  # integer arithmetic on the common case (a canvas screenshot) is faster
+        paper = np.round(background * 255).astype(np.int16)
+        result = np.abs(pixels[..., 0].astype(np.int16) - paper[0])
+        for channel in range(1, pixels.shape[2]):
+            np.maximum(result, np.abs(pixels[..., channel].astype(np.int16) - paper[channel]), out=result)
+        return result.astype(np.float32) / unit
+    return np.abs(pixels.astype(np.float32) - background).max(axis=-1)
+
+
+def _ink_difference(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """The ink difference of the image, reduced by ``factor`` taking each block's strongest ink.
+
+    The strongest ink, not the mean: a thin pen on a big canvas stays a full-strength line instead of fading
+    into the noise floor. The image is processed a band of rows at a time, so memory stays small for any size.
+    """
+    background, _ = _background(pixels)
+    if factor == 1:
+        return _difference(pixels, background)
+    height, width = pixels.shape[:2]
+    out_height, out_width = -(-height // factor), -(-width // factor)
+    result = np.zeros((out_height, out_width), dtype=np.float32)
+    band = max(1, 4096 // (factor * max(1, width // 4096 + 1)))  # output rows per band
+    for start in range(0, out_height, band):
+        rows = pixels[start * factor : (start + band) * factor]
+        diff = _difference(rows, background)
+        pad_rows = (-diff.shape[0]) % factor
+        pad_cols = (-diff.shape[1]) % factor
+        if pad_rows or pad_cols:
+            diff = np.pad(diff, ((0, pad_rows), (0, pad_cols)))
+        blocks = diff.reshape(diff.shape[0] // factor, factor, diff.shape[1] // factor, factor)
+        result[start : start + blocks.shape[0]] = blocks.max(axis=(1, 3))
     return result
 
 
@@ -176,14 +200,15 @@ def extract_ink(image: np.ndarray) -> Ink:
 
     The result's coverage is 0 on the background and 1 on full-strength ink, with faint noise
     (below :data:`NOISE_FLOOR`, or an image whose ink contrast is under :data:`MIN_CONTRAST`)
-    set to 0. Images larger than :data:`MAX_WORK_SIDE` are box-downsampled first.
+    set to 0. Images larger than :data:`MAX_WORK_SIDE` are reduced first, each block of pixels
+    keeping its strongest ink.
 
     Raises:
         ValueError: for an invalid image (see :func:`validate_image`).
     """
     array = validate_image(image)
     factor = max(1, -(-max(array.shape[:2]) // MAX_WORK_SIDE))
-    difference = _ink_difference(_downsample(array, factor))
+    difference = _ink_difference(array, factor)
     candidates = difference[difference > NOISE_FLOOR]
     # A high percentile rather than the max, so one hot pixel cannot set the scale.
     contrast = float(np.percentile(candidates, 98)) if candidates.size else 0.0
@@ -193,6 +218,11 @@ def extract_ink(image: np.ndarray) -> Ink:
     coverage = (difference - floor) * np.float32(1.0 / (contrast - floor))
     np.clip(coverage, 0.0, 1.0, out=coverage)
     return Ink(coverage, factor)
+
+
+def ink_box(coverage: np.ndarray) -> Box | None:
+    """Where the ink of a coverage map is (pixels above :data:`INK_THRESHOLD`), or None for no ink."""
+    return mask_box(coverage > INK_THRESHOLD)
 
 
 def ink_mask(image: np.ndarray) -> np.ndarray:
@@ -245,14 +275,6 @@ def remove_specks(coverage: np.ndarray) -> np.ndarray:
     return np.where(np.isin(labels, np.flatnonzero(keep) + 1), coverage, 0.0).astype(np.float32)
 
 
-def _bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-
-
 def _resize(coverage: np.ndarray, size: tuple[int, int], box: tuple[float, ...]) -> np.ndarray:
     """Resample the region ``box`` (left, top, right, bottom) to ``size`` (width, height)."""
     image = Image.fromarray(np.ascontiguousarray(coverage, dtype=np.float32), mode="F")
@@ -262,13 +284,14 @@ def _resize(coverage: np.ndarray, size: tuple[int, int], box: tuple[float, ...])
     return np.asarray(image.resize(size, method, box=box), dtype=np.float32)
 
 
-def _set_stroke_width(coverage: np.ndarray, current: float, target: float) -> np.ndarray:
+def _set_stroke_width(coverage: np.ndarray, current: float, target: float, core: float = 0.5) -> np.ndarray:
     """Thicken or thin ink from width ``current`` to ``target`` (px), with anti-aliased edges.
 
     Uses the signed distance to the ink's edge: moving the edge by d px is a disc-shaped
-    dilation (d > 0) or erosion (d < 0) of any real radius.
+    dilation (d > 0) or erosion (d < 0) of any real radius. Pixels above ``core`` count as
+    inside the stroke (lower it for lines thinner than a pixel, which are only partly inked).
     """
-    inside = coverage > 0.5
+    inside = coverage > core
     shift = (target - current) / 2
     # Only one side of the edge moves, so one distance transform is enough: thinning needs
     # the distance from inside pixels to the background, thickening the reverse.
@@ -298,36 +321,52 @@ def _centre_by_mass(box: np.ndarray) -> np.ndarray:
 
 def _fit_box(coverage: np.ndarray) -> np.ndarray | None:
     """Crop ink to its bounding box and scale the longest side to 20 px (area averaging)."""
-    bounds = _bounding_box(coverage > 0.02)
-    if bounds is None:
+    box = mask_box(coverage > 0.02)
+    if box is None:
         return None
-    top, bottom, left, right = bounds
-    height, width = bottom - top, right - left
-    scale = BOX_SIZE / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    box = _resize(coverage, size, (left, top, right, bottom))
-    return np.clip(box, 0.0, 1.0)
+    scale = BOX_SIZE / box.longest_side
+    size = (max(1, round(box.width * scale)), max(1, round(box.height * scale)))
+    return np.clip(_resize(coverage, size, tuple(box)), 0.0, 1.0)
+
+
+def is_dot(extent: float, width: float) -> bool:
+    """Whether ink ``extent`` px across (strokes included) drawn ``width`` px wide is a dot or blob, not a digit."""
+    return extent < DOT_EXTENT * width
 
 
 def ink_to_mnist(coverage: np.ndarray) -> np.ndarray | None:
     """Turn an ink-coverage map (0 background, 1 ink, any size) into an MNIST-style image.
 
     Specks should already be removed (see :func:`remove_specks`). Returns a 28×28 float32
-    image in [0, 1], white ink on black, or None when there is no ink (or only a dot).
+    image in [0, 1], white ink on black, or None when there is no digit to read: no ink, a dot
+    or blob (ink hardly longer than it is wide), or a texture such as noise (far more ink than
+    strokes of its width could lay across it).
     """
-    bounds = _bounding_box(coverage > INK_THRESHOLD)
+    bounds = mask_box(coverage > INK_THRESHOLD)
     if bounds is None:
         return None
-    top, bottom, left, right = bounds
-    extent = max(bottom - top, right - left)
+    left, top, right, bottom = bounds
+    extent = bounds.longest_side
+    pad = 2
+    crop = np.pad(coverage[top:bottom, left:right], pad)
+    width = stroke_width(crop)
+    if width <= 0 or is_dot(extent, width):
+        return None
+    area = float(crop.sum())
+    if (area - np.pi * width * width / 4) / width > MAX_INK_LENGTH * extent:
+        return None  # noise or hatching, not strokes
     # Work at 4× the 20-px box: enough resolution to change the stroke width smoothly.
     scale = WORK_BOX / extent
+    if width * scale < MIN_WORK_WIDTH:
+        # A thin pen on a big digit would fade to nothing when shrunk: thicken it first, at its own scale.
+        crop = _set_stroke_width(crop, width, MIN_WORK_WIDTH / scale, core=THIN_CORE)
     margin = WORK_MARGIN / scale
-    box = (left - margin, top - margin, right + margin, bottom + margin)
-    size = (round((right - left) * scale) + 2 * WORK_MARGIN, round((bottom - top) * scale) + 2 * WORK_MARGIN)
-    padded = np.pad(coverage, int(np.ceil(margin)) + 1)
-    offset = int(np.ceil(margin)) + 1
-    work = _resize(padded, size, tuple(v + offset for v in box))
+    border = int(np.ceil(margin)) + 1
+    padded = np.pad(crop, border)
+    start = pad + border  # where the ink's box begins in `padded`
+    box = (start - margin, start - margin, start + bounds.width + margin, start + bounds.height + margin)
+    size = (round(bounds.width * scale) + 2 * WORK_MARGIN, round(bounds.height * scale) + 2 * WORK_MARGIN)
+    work = _resize(padded, size, box)
     width = stroke_width(work)
     if width <= 0 or SPECK_WIDTHS * width > WORK_BOX:
         return None  # a dot, not a digit
@@ -371,24 +410,26 @@ def strokes_to_mnist(strokes: Strokes, pen_width: float) -> np.ndarray | None:
     20-px box, and they are drawn with the pen width the drawing would have at that scale,
     brought into MNIST's range; then the digit is centred by mass as in :func:`to_mnist`.
 
-    Returns None when there are no strokes or they make only a dot.
+    Returns None when there are no strokes or they make only a dot (see :func:`is_dot`).
+
+    Raises:
+        ValueError: for strokes that are not lists of finite (x, y) pairs, or a bad pen width.
     """
-    if not np.isfinite(pen_width) or pen_width <= 0:
-        raise ValueError(f"pen_width must be a positive number of pixels, got {pen_width!r}")
-    arrays = validate_strokes(strokes)
+    pen_width = check_pen_width(pen_width)
+    arrays = check_strokes(strokes)
     if not arrays:
         return None
     points = np.concatenate(arrays)
     low, high = points.min(axis=0), points.max(axis=0)
     extent = float((high - low).max())
-    if extent + pen_width < SPECK_WIDTHS * pen_width:
-        return None  # a dot, not a digit
+    if is_dot(extent + pen_width, pen_width):
+        return None
     width = float(np.clip(BOX_SIZE * pen_width / (extent + pen_width), MIN_STROKE_WIDTH, MAX_STROKE_WIDTH))
     scale = (BOX_SIZE - width) / extent
     # One px of margin on each side; coordinates continuous, as on the canvas.
     origin = low - (width / 2 + 1) / scale
     size = np.ceil((high - low) * scale + width + 2).astype(int)
-    scaled = [(a - origin) * scale for a in arrays]
+    scaled = CheckedStrokes((a - origin) * scale for a in arrays)
     coverage = render_coverage(scaled, (int(size[0]), int(size[1])), width, supersample=8)
     if coverage.sum() <= 0:
         return None

@@ -1,29 +1,34 @@
 """Read handwritten digits and numbers from canvas images or pen strokes.
 
-    >>> from digitlib.recognizer import Recognizer
-    >>> rec = Recognizer.load()                 # the shipped model
+    >>> from digitlib import Recognizer
+    >>> rec = Recognizer.load()                 # the shipped model, with its calibration
     >>> p = rec.predict_image(canvas_image)     # H×W, H×W×3 or H×W×4; uint8 or float in [0, 1]
     >>> p.digit, p.confidence, p.is_confident
     >>> rec.predict_number(canvas_image).text   # e.g. "2025"
 
-Images go through the MNIST recipe (:mod:`digitlib.preprocess`), numbers are split into
-digits by :mod:`digitlib.segment`, and the model is called through a ``tf.function`` with a
-fixed input signature, which takes about a millisecond per call where ``model.predict`` takes
-tens of milliseconds.
+Images go through the MNIST recipe (:mod:`digitlib.preprocess`), numbers are read by
+:mod:`digitlib.reading`, and the model is called through a ``tf.function`` with a fixed input
+signature, which takes about a millisecond per call where ``model.predict`` takes tens of
+milliseconds. The probabilities are calibrated (:mod:`digitlib.calibration`): the model card's
+temperature is applied, and a digit is "sure" when its probability reaches the card's threshold.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from scipy.spatial import cKDTree
 
-from digitlib import preprocess, segment
-from digitlib.model_files import SHIPPED_MODEL, ModelFileError, load_model
-from digitlib.render import Strokes, canvas_shape, validate_strokes
+from digitlib import preprocess, reading
+from digitlib.boxes import Box
+from digitlib.calibration import Calibration, apply_temperature
+from digitlib.images import to_model_input
+from digitlib.model_files import SHIPPED_MODEL, ModelFileError, card_path, load_card, load_model, save_model
+from digitlib.render import CheckedStrokes, Strokes, canvas_shape, check_pen_width, check_strokes, clip_strokes
 
 __all__ = [
     "CONFIDENCE_THRESHOLD",
@@ -33,21 +38,9 @@ __all__ = [
     "Recognizer",
 ]
 
-#: Below this probability a prediction is flagged as unsure (``is_confident`` is False), so a
-#: user interface can say "not sure" instead of showing a confident wrong answer.
+#: The "not sure" threshold of a model whose card has no calibration (the shipped model's own threshold,
+#: chosen from data, is in its card: ``Recognizer.load().threshold``).
 CONFIDENCE_THRESHOLD = 0.8
-
-#: A segment of a number this many times wider than the digits are tall may be digits that
-#: touch (see ``Recognizer.predict_number``); about 1 drawn digit in 10 is that wide.
-TOUCHING_ASPECT = 1.0
-#: ... and one this many times wider is cut whatever the model says of it as one digit: fewer
-#: than 1 drawn digit in 1,000 is that wide.
-MAX_DIGIT_ASPECT = 2.0
-#: Neighbouring parts of a number closer than this fraction of the digit height may be one
-#: digit (see ``Recognizer.predict_number``).
-JOIN_GAP = 0.25
-#: ... and only when together they are no wider than this fraction of their height.
-JOIN_ASPECT = 0.9
 
 _BLANK_IMAGE = np.zeros((preprocess.MNIST_SIZE, preprocess.MNIST_SIZE), dtype=np.float32)
 _BLANK_IMAGE.setflags(write=False)
@@ -58,29 +51,30 @@ class DigitPrediction:
     """What the model read for one digit.
 
     Attributes:
-        digit: the most probable digit 0–9, or None when there was no ink.
-        confidence: the probability of ``digit`` (0.0 when there was no ink).
-        probabilities: float32 array (10,) of class probabilities (all 0 when there was no ink).
-        mnist_image: the 28×28 float32 image the model saw, white ink on black (all 0 when
-            there was no ink).
-        box: where the digit is on the canvas, as (left, top, right, bottom) in canvas pixels,
-            or None when there was no ink.
+        digit: the most probable digit 0–9, or None when there was nothing to read (no ink, a dot, noise).
+        confidence: the (calibrated) probability of ``digit`` (0.0 when there was nothing to read).
+        probabilities: float32 array (10,) of calibrated class probabilities (all 0 when nothing to read).
+        mnist_image: the 28×28 float32 image the model saw, white ink on black (all 0 when nothing to read).
+        box: where the digit is on the canvas, a `digitlib.boxes.Box` (left, top, right, bottom) in canvas
+            pixels, or None when there was nothing to read.
+        threshold: the probability from which the recogniser calls a digit sure.
     """
 
     digit: int | None
     confidence: float
     probabilities: np.ndarray = field(repr=False)
     mnist_image: np.ndarray = field(repr=False)
-    box: tuple[float, float, float, float] | None = None
+    box: Box | None = None
+    threshold: float = CONFIDENCE_THRESHOLD
 
     @property
     def is_confident(self) -> bool:
-        """True when there is a digit and its probability reaches :data:`CONFIDENCE_THRESHOLD`."""
-        return self.digit is not None and self.confidence >= CONFIDENCE_THRESHOLD
+        """True when there is a digit and its probability reaches the recogniser's threshold."""
+        return self.digit is not None and self.confidence >= self.threshold
 
     @property
     def runner_up(self) -> int | None:
-        """The second most probable digit (None when there was no ink)."""
+        """The second most probable digit (None when there was nothing to read)."""
         if self.digit is None:
             return None
         return int(np.argsort(self.probabilities)[-2])
@@ -91,8 +85,8 @@ class NumberPrediction:
     """What the model read for a number: one prediction per digit, left to right.
 
     Attributes:
-        digits: the per-digit predictions, left to right (empty when there was no ink).
-        text: the digits as a string, e.g. ``"2025"``; ``""`` when there was no ink.
+        digits: the per-digit predictions, left to right (empty when there was nothing to read).
+        text: the digits as a string, e.g. ``"2025"``; ``""`` when there was nothing to read.
     """
 
     digits: list[DigitPrediction] = field(default_factory=list)
@@ -102,12 +96,12 @@ class NumberPrediction:
 
     @property
     def text(self) -> str:
-        """The digits as a string, left to right (``""`` when there was no ink)."""
+        """The digits as a string, left to right (``""`` when there was nothing to read)."""
         return "".join(str(p.digit) for p in self.digits if p.digit is not None)
 
     @property
     def confidence(self) -> float:
-        """Probability that every digit is right (the product; 0.0 when there was no ink)."""
+        """Probability that every digit is right (the product; 0.0 when there was nothing to read)."""
         if not self.digits:
             return 0.0
         return float(np.prod([p.confidence for p in self.digits]))
@@ -118,23 +112,28 @@ class NumberPrediction:
         return bool(self.digits) and all(p.is_confident for p in self.digits)
 
 
-def _blank_prediction() -> DigitPrediction:
-    return DigitPrediction(None, 0.0, np.zeros(10, dtype=np.float32), _BLANK_IMAGE)
-
-
 class Recognizer:
-    """A digit model with the preprocessing that makes it read drawings.
+    """A digit model with the preprocessing that makes it read drawings, and its calibration.
 
-    Build one with :meth:`load` (from a ``.keras`` file) or ``Recognizer(model)`` (from a Keras
-    model already in memory). The model must take float32 (N, 28, 28, 1) images in [0, 1], white
-    ink on black, and return 10 class probabilities.
+    Build one with :meth:`load` (from a ``.keras`` file and the model card beside it) or
+    ``Recognizer(model)`` (from a Keras model already in memory, uncalibrated unless a
+    `Calibration` is given). The model must take float32 (N, 28, 28, 1) images in [0, 1], white ink
+    on black, and return 10 class probabilities.
     """
 
-    def __init__(self, model, name: str = "model") -> None:
-        import tensorflow as tf
+    def __init__(
+        self,
+        model,
+        name: str = "model",
+        calibration: Calibration | None = None,
+        card: dict[str, Any] | None = None,
+    ) -> None:
+        from digitlib._tf import tf
 
         self.model = model
         self.name = name
+        self.calibration = calibration or Calibration(threshold=CONFIDENCE_THRESHOLD)
+        self.card = dict(card or {})
 
         # A fixed signature means one trace for every batch size: no retracing, no
         # per-call overhead of model.predict.
@@ -148,7 +147,7 @@ class Recognizer:
         self._call = call
         # Run once now: the first real prediction is then as fast as the others, and we check
         # that the model returns probabilities.
-        probabilities = self.predict_mnist(np.zeros((1, 28, 28), dtype=np.float32))
+        probabilities = np.asarray(self._call(np.zeros((1, 28, 28, 1), dtype=np.float32)))
         if probabilities.shape != (1, 10) or not np.isclose(probabilities.sum(), 1.0, atol=1e-3):
             raise ModelFileError(
                 f"{name} returns {probabilities.shape} values summing to "
@@ -156,46 +155,60 @@ class Recognizer:
                 "Train one with `python -m digitlib.train`, or use the shipped model."
             )
 
+    def __repr__(self) -> str:
+        return f"Recognizer({self.name!r}, temperature={self.temperature:.3g}, threshold={self.threshold:.3g})"
+
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> Recognizer:
-        """Load a model file (default: the shipped ``models/digitlib_cnn.keras``).
+        """Load a model file (default: the shipped model) and its card's calibration.
 
         Raises:
-            ModelFileError: when the file is missing, truncated or not a compatible model; the
-                message says how to get one (train with ``python -m digitlib.train``, or use
-                the shipped model).
+            ModelFileError: when the file is missing, truncated or not a compatible model, or
+                its card's calibration is invalid; the message says how to get a model.
         """
         path = Path(SHIPPED_MODEL if path is None else path)
-        return cls(load_model(path), name=str(path))
+        model = load_model(path)
+        card = load_card(path) if card_path(path).is_file() else {}
+        try:
+            calibration = Calibration.from_dict(card["calibration"]) if "calibration" in card else None
+        except (TypeError, ValueError) as err:
+            raise ModelFileError(f"the model card beside {path} has an invalid calibration ({err}).") from None
+        return cls(model, name=str(path), calibration=calibration, card=card)
+
+    @property
+    def temperature(self) -> float:
+        """The temperature applied to the model's probabilities (1.0: uncalibrated)."""
+        return self.calibration.temperature
+
+    @property
+    def threshold(self) -> float:
+        """From this probability a digit is shown as sure; below it the pad says "not sure"."""
+        return self.calibration.threshold
+
+    def save(self, path: str | os.PathLike, card: dict[str, Any] | None = None) -> Path:
+        """Save the model atomically as a ``.keras`` file with its card (and calibration) beside it."""
+        card = {**self.card, **(card or {}), "calibration": self.calibration.to_dict()}
+        return save_model(self.model, path, card)
 
     # -- model calls -------------------------------------------------------------------------
 
-    def predict_mnist(self, images: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, 10) for MNIST-style images (N, 28, 28) or (N, 28, 28, 1)."""
-        batch = np.asarray(images, dtype=np.float32)
-        if batch.ndim == 2:
-            batch = batch[None]
-        if batch.ndim == 3:
-            batch = batch[..., None]
-        if batch.shape[1:] != (28, 28, 1):
-            raise ValueError(f"expected MNIST-style images of shape (N, 28, 28) or (N, 28, 28, 1), got {batch.shape}")
-        return np.asarray(self._call(batch))
+    def raw_probabilities(self, images: np.ndarray) -> np.ndarray:
+        """The model's own probabilities (N, 10) for MNIST-style images, before calibration."""
+        return np.asarray(self._call(to_model_input(images)))
 
-    def _predict_many(
-        self,
-        images: Sequence[np.ndarray | None],
-        boxes: Sequence[tuple[float, float, float, float] | None] | None = None,
-    ) -> list[DigitPrediction]:
-        """Predictions for MNIST-style images (None for no ink), with one model call."""
-        boxes = list(boxes) if boxes is not None else [None] * len(images)
-        inked = [i for i, image in enumerate(images) if image is not None]
-        predictions = [_blank_prediction() for _ in images]
-        if inked:
-            probabilities = self.predict_mnist(np.stack([images[i] for i in inked]))
-            for row, i in zip(probabilities, inked, strict=True):
-                digit = int(np.argmax(row))
-                predictions[i] = DigitPrediction(digit, float(row[digit]), row.astype(np.float32), images[i], boxes[i])
-        return predictions
+    def predict_mnist(self, images: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities (N, 10) for MNIST-style images (N, 28, 28) or (N, 28, 28, 1)."""
+        return apply_temperature(self.raw_probabilities(images), self.temperature)
+
+    def _prediction(self, image: np.ndarray | None, box: Box | None, probabilities=None) -> DigitPrediction:
+        if image is None:
+            return DigitPrediction(None, 0.0, np.zeros(10, dtype=np.float32), _BLANK_IMAGE, None, self.threshold)
+        if probabilities is None:
+            probabilities = self.predict_mnist(image[None])[0]
+        digit = int(np.argmax(probabilities))
+        return DigitPrediction(
+            digit, float(probabilities[digit]), probabilities.astype(np.float32), image, box, self.threshold
+        )
 
     # -- single digits -----------------------------------------------------------------------
 
@@ -207,7 +220,8 @@ class Recognizer:
                 look (dark on light, light on dark, ink on a transparent canvas).
 
         Returns:
-            a :class:`DigitPrediction`; its ``digit`` is None when the canvas is blank.
+            a :class:`DigitPrediction`; its ``digit`` is None when there is nothing to read (a
+            blank canvas, a dot, noise).
 
         Raises:
             ValueError: for a wrong dtype, shape, value range or NaNs.
@@ -215,8 +229,8 @@ class Recognizer:
         ink = preprocess.extract_ink(image)
         coverage = preprocess.remove_specks(ink.coverage)
         mnist = preprocess.ink_to_mnist(coverage)
-        box = _canvas_box(coverage, ink.scale)
-        return self._predict_many([mnist], [box])[0]
+        box = preprocess.ink_box(coverage)
+        return self._prediction(mnist, box.scaled(ink.scale) if box is not None else None)
 
     def predict_strokes(
         self, strokes: Strokes, canvas_size: int | tuple[int, int], pen_width: float
@@ -226,180 +240,77 @@ class Recognizer:
         The strokes are drawn straight into the MNIST format (see
         :func:`digitlib.preprocess.strokes_to_mnist`), which is more exact than going through
         pixels. ``canvas_size`` (an int or (width, height)) is the canvas the strokes were drawn
-        on; marks smaller than 2% of it are ignored as accidental taps.
+        on: what lies off it is not read, and marks smaller than 2% of it are ignored as
+        accidental taps.
+
+        Raises:
+            ValueError: for strokes that are not lists of finite (x, y) pairs, or a bad canvas
+                size or pen width.
         """
-        arrays = _strokes_on_canvas(strokes, canvas_size, pen_width)
+        pen_width = check_pen_width(pen_width)
+        arrays = drawing_on_canvas(strokes, canvas_size, pen_width)
         mnist = preprocess.strokes_to_mnist(arrays, pen_width)
-        return self._predict_many([mnist], [_strokes_box(arrays, pen_width)])[0]
+        box = Box.of_points(np.concatenate(arrays), pen_width / 2) if arrays else None
+        return self._prediction(mnist, box)
 
     # -- numbers -----------------------------------------------------------------------------
+
+    def _read(self, ink: reading.Ink) -> NumberPrediction:
+        digits = [
+            self._prediction(r.image, r.box, r.probabilities)
+            for r in reading.read_number(ink, classify=self.predict_mnist)
+        ]
+        return NumberPrediction(digits)
 
     def predict_number(self, image: np.ndarray) -> NumberPrediction:
         """Read several digits written side by side on a canvas image, left to right.
 
-        The ink is split into digits by :func:`digitlib.segment.split_ink`; then the model
-        checks the split (see :meth:`_read_parts`).
+        See :mod:`digitlib.reading` for how the ink is split into digits, with the model judging
+        the split.
 
         Raises:
             ValueError: for a wrong dtype, shape, value range or NaNs.
         """
         ink = preprocess.extract_ink(image)
-        coverage = preprocess.remove_specks(ink.coverage)
-        return self._read_parts(
-            segment.split_ink(coverage),
-            to_mnist=lambda part: preprocess.ink_to_mnist(part.coverage),
-            box_of=lambda part: _box_to_canvas(part.box, ink.scale),
-            join=segment.join_segments,
-            cuts=segment.candidate_cuts,
-        )
+        return self._read(reading.PixelInk(preprocess.remove_specks(ink.coverage), ink.scale))
 
     def predict_number_strokes(
         self, strokes: Strokes, canvas_size: int | tuple[int, int], pen_width: float
     ) -> NumberPrediction:
         """Read several digits from pen strokes (lists of (x, y) canvas points), left to right.
 
-        Strokes are grouped into digits by :func:`digitlib.segment.group_strokes`; then the
-        model checks the grouping (see :meth:`_read_parts`).
+        See :mod:`digitlib.reading` for how the strokes are split into digits, with the model
+        judging the split, and :meth:`predict_strokes` for the arguments.
         """
-        arrays = _strokes_on_canvas(strokes, canvas_size, pen_width)
-
-        def chosen(part: tuple[int, ...]) -> list[np.ndarray]:
-            return [arrays[i] for i in part]
-
-        def cuts(part: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-            ordered = sorted(part, key=lambda i: float(arrays[i][:, 0].mean()))
-            return [(tuple(ordered[:k]), tuple(ordered[k:])) for k in range(1, len(ordered))]
-
-        return self._read_parts(
-            [tuple(group) for group in segment.group_strokes(arrays, pen_width)],
-            to_mnist=lambda part: preprocess.strokes_to_mnist(chosen(part), pen_width),
-            box_of=lambda part: _strokes_box(chosen(part), pen_width),
-            join=lambda a, b: tuple(sorted(a + b)),
-            cuts=cuts,
-        )
-
-    def _read_parts(self, parts: list, to_mnist, box_of, join, cuts) -> NumberPrediction:
-        """Read the parts of a number (pixel segments or stroke groups), letting the model
-        check the split, as people do when a number is hard to split by eye.
-
-        1. Neighbours that are close (a gap under :data:`JOIN_GAP` of the digit height), not
-           both read with confidence, and together shaped like one digit (no wider than
-           :data:`JOIN_ASPECT` of their height) are joined when the whole reads with
-           confidence, and more confidently than either (a 4 whose strokes do not touch).
-        2. A part wider than :data:`TOUCHING_ASPECT` times the digit height is cut (``cuts``
-           gives the candidate cuts in two, and each half is judged the same way in turn) when
-           every piece reads with confidence, and all together (the product) more confidently
-           than the whole: digits that touch, two or a run of several. A part wider than
-           :data:`MAX_DIGIT_ASPECT` is cut at its best cut whatever the model says of it whole.
-        """
-        if not parts:
-            return NumberPrediction([])
-        predictions = self._predict_many([to_mnist(p) for p in parts], [box_of(p) for p in parts])
-        typical = float(np.median([box_of(p)[3] - box_of(p)[1] for p in parts]))
-        self._join_close_parts(parts, predictions, typical, to_mnist, box_of, join)
-        result = []
-        for part, whole in zip(parts, predictions, strict=True):
-            result.extend(self._cut_touching(part, whole, typical, to_mnist, box_of, cuts))
-        return NumberPrediction([p for p in result if p.digit is not None])
-
-    def _join_close_parts(self, parts: list, predictions: list, typical: float, to_mnist, box_of, join) -> None:
-        """Step 1 of :meth:`_read_parts`, in place."""
-        index = 0
-        while index < len(parts) - 1:
-            first, second = predictions[index], predictions[index + 1]
-            gap = box_of(parts[index + 1])[0] - box_of(parts[index])[2]
-            if (first.is_confident and second.is_confident) or gap > JOIN_GAP * typical:
-                index += 1
-                continue
-            joined = join(parts[index], parts[index + 1])
-            left, top, right, bottom = box_of(joined)
-            if right - left <= JOIN_ASPECT * (bottom - top):
-                whole = self._predict_many([to_mnist(joined)], [(left, top, right, bottom)])[0]
-                if whole.is_confident and whole.confidence > max(first.confidence, second.confidence):
-                    parts[index : index + 2] = [joined]
-                    predictions[index : index + 2] = [whole]
-                    continue
-            index += 1
-
-    def _cut_touching(self, part, whole: DigitPrediction, typical: float, to_mnist, box_of, cuts, seen=None) -> list:
-        """Step 2 of :meth:`_read_parts`: the predictions for ``part``, one or more.
-
-        Each half of a cut is judged the same way in turn, so a run of several touching digits is
-        cut into as many as it holds. ``seen`` remembers how each part was read, so that the
-        search stays small (each part is judged once, however many cuts lead to it).
-        """
-        seen = {} if seen is None else seen
-        left, top, right, bottom = box_of(part)
-        aspect = (right - left) / max(typical, bottom - top)
-        if aspect <= TOUCHING_ASPECT:
-            return [whole]
-        candidates = cuts(part)
-        halves = [half for cut in candidates for half in cut]
-        images = [to_mnist(half) for half in halves]
-        if not halves or any(image is None for image in images):
-            return [whole]
-        read = self._predict_many(images, [box_of(half) for half in halves])
-        # Wider than any digit: the best cut wins even if unsure (the model is often sure of nonsense there).
-        forced = aspect > MAX_DIGIT_ASPECT
-        best, best_score = [whole], -1.0 if forced else whole.confidence
-        for index, cut in enumerate(candidates):
-            pieces = []
-            for half, reading in zip(cut, read[2 * index : 2 * index + 2], strict=True):
-                # A stroke group is its own key; a pixel segment is one column range of a piece of ink,
-                # which its box tells apart.
-                key = half if isinstance(half, tuple) else box_of(half)
-                if key not in seen:
-                    seen[key] = self._cut_touching(half, reading, typical, to_mnist, box_of, cuts, seen)
-                pieces += seen[key]
-            score = float(np.prod([piece.confidence for piece in pieces]))
-            if (forced or all(piece.is_confident for piece in pieces)) and score > best_score:
-                best, best_score = pieces, score
-        return best
+        pen_width = check_pen_width(pen_width)
+        return self._read(reading.StrokeInk(drawing_on_canvas(strokes, canvas_size, pen_width), pen_width))
 
 
-def _canvas_box(coverage: np.ndarray, scale: int) -> tuple[float, float, float, float] | None:
-    inked = coverage > preprocess.INK_THRESHOLD
-    rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
-    if rows.size == 0:
-        return None
-    return _box_to_canvas((rows[0], rows[-1] + 1, cols[0], cols[-1] + 1), scale)
+def drawing_on_canvas(strokes: Strokes, canvas_size: int | tuple[int, int], pen_width: float) -> CheckedStrokes:
+    """The strokes as the canvas shows them, without accidental marks (as the pixel path drops specks).
 
-
-def _box_to_canvas(box: tuple[int, int, int, int], scale: int) -> tuple[float, float, float, float]:
-    top, bottom, left, right = box
-    return (float(left * scale), float(top * scale), float(right * scale), float(bottom * scale))
-
-
-def _strokes_box(strokes: Sequence[np.ndarray], pen_width: float) -> tuple[float, float, float, float] | None:
-    if not strokes:
-        return None
-    points = np.concatenate(strokes)
-    half = pen_width / 2
-    (left, top), (right, bottom) = points.min(axis=0) - half, points.max(axis=0) + half
-    return (float(left), float(top), float(right), float(bottom))
-
-
-def _strokes_on_canvas(strokes: Strokes, canvas_size: int | tuple[int, int], pen_width: float) -> list[np.ndarray]:
-    """Validated strokes without accidental marks, as the pixel path drops specks: strokes whose
-    ink is under 2% of the canvas, and lone dots (a tap that touches no other stroke)."""
+    Strokes are cut to the canvas (a stroke wholly off it is gone); then marks whose ink is under 2% of the
+    canvas, and lone dots (a tap that touches no other stroke), are dropped.
+    """
     height, width = canvas_shape(canvas_size)
-    if not np.isfinite(pen_width) or pen_width <= 0:
-        raise ValueError(f"pen_width must be a positive number of pixels, got {pen_width!r}")
+    pen_width = check_pen_width(pen_width)
+    arrays = clip_strokes(check_strokes(strokes), (width, height), margin=pen_width / 2)
+    if not arrays:
+        return arrays
     smallest = preprocess.SPECK_FRACTION * max(height, width)
-    arrays = validate_strokes(strokes)
     extents = [float((a.max(axis=0) - a.min(axis=0)).max()) + pen_width for a in arrays]
-    kept = []
-    for index, (points, extent) in enumerate(zip(arrays, extents, strict=True)):
-        if extent < smallest:
-            continue
-        if extent < preprocess.SPECK_WIDTHS * pen_width:
-            others = [a for i, a in enumerate(arrays) if i != index]
-            if not others or _distance(points, np.concatenate(others)) > pen_width:
-                continue
-        kept.append(points)
-    return kept
-
-
-def _distance(points: np.ndarray, others: np.ndarray) -> float:
-    """Smallest distance between two point sets."""
-    return float(np.sqrt(((points[:, None, :] - others[None, :, :]) ** 2).sum(-1)).min())
+    dots = [i for i, extent in enumerate(extents) if extent >= smallest and preprocess.is_dot(extent, pen_width)]
+    lone: set[int] = set()
+    if dots:
+        # Is a dot near any other stroke? One spatial index over all points answers it for every dot.
+        points = np.concatenate(arrays)
+        owner = np.repeat(np.arange(len(arrays)), [len(a) for a in arrays])
+        tree = cKDTree(points)
+        for i in dots:
+            near = tree.query_ball_point(arrays[i], r=pen_width)
+            if not any(owner[j] != i for hits in near for j in hits):
+                lone.add(i)
+    kept = [
+        a for i, (a, extent) in enumerate(zip(arrays, extents, strict=True)) if extent >= smallest and i not in lone
+    ]
+    return CheckedStrokes(kept)

@@ -29,6 +29,10 @@ LOOKS: tuple[Look, ...] = ("dark_on_light", "light_on_dark", "transparent")
 #: Drawing is done at this many times the canvas size, then box-downsampled, which
 #: anti-aliases edges about as a browser canvas does.
 SUPERSAMPLE = 4
+#: The largest canvas side, in pixels (the largest image the recogniser reads, too).
+MAX_CANVAS = 8192
+#: Supersampling is reduced on big canvases so that the drawing surface stays under this many pixels a side.
+MAX_SUPERSAMPLED_SIDE = 8192
 
 
 def canvas_shape(canvas_size: int | tuple[int, int]) -> tuple[int, int]:
@@ -36,29 +40,53 @@ def canvas_shape(canvas_size: int | tuple[int, int]) -> tuple[int, int]:
 
     The ``(width, height)`` order is the one of ipycanvas and Pillow.
     """
-    if isinstance(canvas_size, (int, np.integer)):
+    if isinstance(canvas_size, bool):
+        raise ValueError(f"canvas_size must be an int or a (width, height) pair, got {canvas_size!r}")
+    if isinstance(canvas_size, int | np.integer):
         width = height = int(canvas_size)
     else:
         try:
             width, height = (int(v) for v in canvas_size)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"canvas_size must be an int or a (width, height) pair, got {canvas_size!r}") from None
-    if width < 1 or height < 1:
-        raise ValueError(f"canvas_size must be positive, got width={width}, height={height}")
+    if not (1 <= width <= MAX_CANVAS and 1 <= height <= MAX_CANVAS):
+        raise ValueError(f"canvas_size must be 1 to {MAX_CANVAS} px each way, got width={width}, height={height}")
     return height, width
 
 
-def validate_strokes(strokes: Strokes) -> list[np.ndarray]:
-    """Return the strokes as float arrays of shape (n, 2), dropping empty strokes.
+#: Stroke coordinates beyond this many canvas pixels from the origin are refused: no canvas is that large, and
+#: arithmetic on such numbers overflows.
+MAX_COORDINATE = 1e6
+
+
+class CheckedStrokes(tuple):
+    """Strokes that `check_strokes` has validated: a tuple of float64 arrays (n, 2), none empty.
+
+    Every public function that takes strokes accepts plain lists too; given a `CheckedStrokes`, it skips the
+    check, so a drawing is validated once however many functions it passes through.
+    """
+
+    __slots__ = ()
+
+
+def check_strokes(strokes: Strokes) -> CheckedStrokes:
+    """Validate strokes once and return them as `CheckedStrokes` (float arrays (n, 2)), dropping empty ones.
 
     Raises:
-        ValueError: when a stroke is not a list of finite (x, y) pairs.
+        ValueError: when ``strokes`` is not a list of strokes, a stroke is not a list of (x, y) number pairs,
+            or a coordinate is NaN, infinite or beyond ±`MAX_COORDINATE`.
     """
+    if isinstance(strokes, CheckedStrokes):
+        return strokes
+    if isinstance(strokes, str | bytes) or not hasattr(strokes, "__iter__"):
+        raise ValueError(f"strokes must be a list of strokes, each a list of (x, y) points; got {strokes!r:.80}")
     checked = []
     for index, stroke in enumerate(strokes):
+        if isinstance(stroke, str | bytes):
+            raise ValueError(f"stroke {index} must be a list of (x, y) number pairs, got {stroke!r:.80}")
         try:
             points = np.asarray(stroke, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"stroke {index} must be a list of (x, y) number pairs, got {stroke!r:.80}") from None
         if points.size == 0:
             continue
@@ -66,8 +94,81 @@ def validate_strokes(strokes: Strokes) -> list[np.ndarray]:
             raise ValueError(f"stroke {index} must be a list of (x, y) pairs; got an array of shape {points.shape}")
         if not np.all(np.isfinite(points)):
             raise ValueError(f"stroke {index} contains NaN or infinite coordinates")
+        if np.abs(points).max() > MAX_COORDINATE:
+            raise ValueError(
+                f"stroke {index} has a coordinate of {np.abs(points).max():.3g} px; coordinates are canvas pixels "
+                f"and must lie within ±{MAX_COORDINATE:.0e}"
+            )
         checked.append(points)
-    return checked
+    return CheckedStrokes(checked)
+
+
+def check_pen_width(pen_width: float) -> float:
+    """The pen width as a float; `ValueError` unless it is a positive, finite number of pixels."""
+    if isinstance(pen_width, bool) or not isinstance(pen_width, int | float | np.integer | np.floating):
+        raise ValueError(f"pen_width must be a positive number of pixels, got {pen_width!r}")
+    if not np.isfinite(pen_width) or not 0 < pen_width <= MAX_CANVAS:
+        raise ValueError(f"pen_width must be a positive number of pixels (at most {MAX_CANVAS}), got {pen_width!r}")
+    return float(pen_width)
+
+
+def _clip_segment(a: np.ndarray, b: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple | None:
+    """The part of segment a-b inside the box [low, high] (Liang-Barsky), as parameters (t0, t1), or None."""
+    t0, t1 = 0.0, 1.0
+    delta = b - a
+    for axis in (0, 1):
+        for p, q in ((-delta[axis], a[axis] - low[axis]), (delta[axis], high[axis] - a[axis])):
+            if p == 0:
+                if q < 0:
+                    return None
+                continue
+            t = q / p
+            if p < 0:
+                t0 = max(t0, t)
+            else:
+                t1 = min(t1, t)
+            if t0 > t1:
+                return None
+    return t0, t1
+
+
+def clip_strokes(strokes: Strokes, canvas_size: int | tuple[int, int], margin: float = 0.0) -> CheckedStrokes:
+    """The parts of strokes that lie on the canvas (grown by ``margin`` px on each side), as `CheckedStrokes`.
+
+    What the canvas does not show is not part of the drawing: a stroke that leaves the canvas is cut where it
+    leaves (and continues as a new stroke where it comes back); a stroke wholly off the canvas disappears.
+    """
+    height, width = canvas_shape(canvas_size)
+    low, high = np.array([-margin, -margin]), np.array([width + margin, height + margin])
+    clipped = []
+    for points in check_strokes(strokes):
+        inside = np.all((points >= low) & (points <= high), axis=1)
+        if inside.all():
+            clipped.append(points)
+            continue
+        if len(points) == 1:
+            continue  # a dot off the canvas
+        current: list[np.ndarray] = []
+        for a, b in zip(points[:-1], points[1:], strict=True):
+            span = _clip_segment(a, b, low, high)
+            if span is None:
+                if current:
+                    clipped.append(np.array(current))
+                    current = []
+                continue
+            start, end = a + span[0] * (b - a), a + span[1] * (b - a)
+            if current and np.allclose(current[-1], start):
+                current.append(end)
+            else:
+                if current:
+                    clipped.append(np.array(current))
+                current = [start, end]
+            if span[1] < 1.0:  # the segment leaves the canvas here
+                clipped.append(np.array(current))
+                current = []
+        if current:
+            clipped.append(np.array(current))
+    return CheckedStrokes(clipped)
 
 
 def render_coverage(
@@ -82,16 +183,15 @@ def render_coverage(
     stroke of one point is a dot of the pen's diameter. Points outside the canvas are clipped.
     """
     height, width = canvas_shape(canvas_size)
-    if not np.isfinite(pen_width) or pen_width <= 0:
-        raise ValueError(f"pen_width must be a positive number of pixels, got {pen_width!r}")
+    pen_width = check_pen_width(pen_width)
     if supersample < 1:
         raise ValueError(f"supersample must be >= 1, got {supersample}")
-    s = int(supersample)
+    s = max(1, min(int(supersample), MAX_SUPERSAMPLED_SIDE // max(width, height)))
     big = Image.new("L", (width * s, height * s), 0)
     draw = ImageDraw.Draw(big)
     line_width = max(1, round(pen_width * s))
     radius = pen_width * s / 2
-    for points in validate_strokes(strokes):
+    for points in clip_strokes(strokes, (width, height), margin=pen_width):
         # Canvas coordinates are continuous, as in a browser (pixel i spans [i, i+1)); Pillow
         # puts integer coordinates on pixel centres, hence the -0.5.
         scaled = points * s - 0.5
@@ -164,7 +264,7 @@ def fit_strokes(
     digits, normalised to a 1000-unit box) as a person would draw them on the pad.
     """
     height, width = canvas_shape(canvas_size)
-    arrays = validate_strokes(strokes)
+    arrays = check_strokes(strokes)
     if not arrays:
         return []
     points = np.concatenate(arrays)
@@ -228,3 +328,30 @@ def template_strokes(digit: int, left: float = 90.0, top: float = 40.0, height: 
     if digit not in shapes:
         raise ValueError(f"digit must be an int 0-9, got {digit!r}")
     return shapes[digit]
+
+
+def example_strokes(
+    text: str, canvas_size: int | tuple[int, int] = 280, height_fraction: float = 0.6
+) -> list[list[Point]]:
+    """Clear drawings of the digits in ``text``, side by side and centred on the canvas.
+
+    For demos and tests: the strokes are what a careful writer would draw on the pad, in
+    canvas pixels, each digit ``height_fraction`` of the canvas height (less when the number
+    would not fit the width).
+
+    Raises:
+        ValueError: when ``text`` is empty or holds anything but the digits 0-9.
+    """
+    if not text or not all(character in "0123456789" for character in text):
+        raise ValueError(f"text must be one or more of the digits 0-9, got {text!r}")
+    height, width = canvas_shape(canvas_size)
+    # Each digit of digitlib.render.template_strokes fills a box 0.6 × its height wide; a gap of 0.3 × the
+    # height separates neighbours, as in handwriting.
+    widths = len(text) * 0.6 + (len(text) - 1) * 0.3
+    digit_height = min(height_fraction * height, 0.9 * width / widths)
+    left = (width - widths * digit_height) / 2
+    top = (height - digit_height) / 2
+    strokes: list[list[Point]] = []
+    for position, character in enumerate(text):
+        strokes += template_strokes(int(character), left + position * 0.9 * digit_height, top, digit_height)
+    return strokes

@@ -2,7 +2,7 @@
 
     python -m digitlib.train --recipe digitlib --epochs 20 --output runs/digitlib_cnn.keras
 
-The shipped model was made with the command recorded in ``models/digitlib_cnn.json``.
+The shipped model was made with the command recorded in ``digitlib/assets/digitlib_cnn.json``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import shlex
 import sys
 
-from digitlib.model_files import SHIPPED_MODEL, TRAINED_MODEL
+from digitlib.model_files import SHIPPED_MODEL, trained_model_path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -20,7 +20,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m digitlib.train", description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="digitlib", choices=sorted(RECIPES), help="what to train")
     parser.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
-    parser.add_argument("--output", default=str(TRAINED_MODEL), help="where to save the .keras file")
+    parser.add_argument(
+        "--output", default=str(trained_model_path()), help="where to save the .keras file (default: %(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--subset", type=int, help="train on the first N training images only")
     parser.add_argument("--validation-fraction", type=float, default=0.0)
@@ -37,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def make_strategy(name: str):
-    import tensorflow as tf
+    from digitlib._tf import tf
 
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()

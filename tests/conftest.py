@@ -13,7 +13,7 @@ import pytest
 
 from digitlib import data
 from digitlib.recognizer import Recognizer
-from digitlib.training import predict_probabilities
+from digitlib.evaluation import predict_probabilities
 
 
 def quiet(_message: str) -> None:

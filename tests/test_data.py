@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -230,24 +231,7 @@ def test_the_error_names_every_source_and_what_to_do(cache_dir):
         assert expected in message
 
 
-# --- atomic writes --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("step", ["fsync", "replace"])
-@pytest.mark.parametrize("error", [OSError("disk full"), KeyboardInterrupt()])
-def test_an_interrupted_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, monkeypatch, step, error):
-    target = tmp_path / "file"
-    target.write_bytes(b"the good old content")
-
-    def broken(*args):
-        raise error
-
-    monkeypatch.setattr(os, step, broken)
-    with pytest.raises(type(error)):
-        data.write_atomic(target, b"new content" * 1000)
-    monkeypatch.undo()
-    assert target.read_bytes() == b"the good old content"
-    assert leftovers(tmp_path) == []
+# --- interrupted fetches and the data folder ------------------------------------------------------
 
 
 def test_a_fetch_interrupted_while_caching_leaves_only_verified_files(cache_dir, mnist_files, monkeypatch):
@@ -261,7 +245,7 @@ def test_a_fetch_interrupted_while_caching_leaves_only_verified_files(cache_dir,
 
     monkeypatch.setattr(os, "replace", replace_then_fail)
     good = [("good", source(mnist_files, [], "good"))]
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(data.DataFolderError, match="disk full"):
         data.fetch_mnist(sources=good, progress=quiet)
     monkeypatch.setattr(os, "replace", real_replace)
     assert leftovers(cache_dir) == []
@@ -271,6 +255,69 @@ def test_a_fetch_interrupted_while_caching_leaves_only_verified_files(cache_dir,
 
     data.fetch_mnist(sources=good, progress=quiet)  # the next run completes the cache
     assert sorted(p.name for p in cache_dir.iterdir()) == sorted(data.MNIST_FILES)
+
+
+def test_leftovers_of_a_killed_fetch_are_removed_by_the_next(cache_dir, mnist_files, tmp_path):
+    """Row 11: a kill mid-fetch left temp files; the next fetch removes them (a live writer's are kept)."""
+    cache_dir.mkdir()
+    killed = subprocess.Popen(["true"])  # a process that has ended: its temp files are leftovers
+    killed.wait()
+    stale = cache_dir / f".{IMAGES}.{killed.pid}.abc123.digitlib-tmp"
+    stale.write_bytes(b"half a file")
+    alive = cache_dir / f".{LABELS}.{os.getpid()}.def456.digitlib-tmp"
+    alive.write_bytes(b"being written right now")
+    data.fetch_mnist(sources=[("good", source(mnist_files, [], "good"))], progress=quiet)
+    assert not stale.exists()
+    assert alive.exists()
+    assert sorted(p.name for p in cache_dir.iterdir() if not p.name.startswith(".")) == sorted(data.MNIST_FILES)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda tmp: tmp / "a-file", "is not a folder"),
+        (lambda tmp: Path(os.devnull), "is not a folder"),
+        (lambda tmp: tmp / "a-file" / "below", "part of its path is a file"),
+    ],
+    ids=["a file", "/dev/null", "below a file"],
+)
+def test_a_bad_data_folder_is_named_before_any_download(tmp_path, monkeypatch, make, message):
+    """Row 10: DIGITLIB_DATA_DIR pointing at a file or a device gets a clear error, and no source is asked."""
+    (tmp_path / "a-file").write_text("not a folder")
+    folder = make(tmp_path)
+    monkeypatch.setenv("DIGITLIB_DATA_DIR", str(folder))
+    calls: list[str] = []
+    with pytest.raises(data.DataFolderError, match=message) as caught:
+        data.fetch_mnist(sources=[("good", source({}, calls, "good"))], progress=quiet)
+    assert calls == []  # nothing fetched in vain
+    assert f"DIGITLIB_DATA_DIR={folder}" in str(caught.value)
+    assert "point DIGITLIB_DATA_DIR at a folder you can write to" in str(caught.value)
+
+
+def test_a_read_only_data_folder_is_named_before_any_download(cache_dir, monkeypatch):
+    """Row 10: a folder the user may not write to. (Root writes anywhere, so the refusal the OS gives an
+    ordinary user is stood in for.)"""
+    cache_dir.mkdir()
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(data.tempfile, "NamedTemporaryFile", refused)
+    calls: list[str] = []
+    with pytest.raises(data.DataFolderError, match="is read-only: point DIGITLIB_DATA_DIR at a folder"):
+        data.fetch_mnist(sources=[("good", source({}, calls, "good"))], progress=quiet)
+    assert calls == []
+
+
+def test_python_m_digitlib_data_reports_a_bad_folder_without_a_traceback(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    env = {**os.environ, "DIGITLIB_DATA_DIR": str(tmp_path / "a-file")}
+    result = subprocess.run(
+        [sys.executable, "-m", "digitlib.data"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert "error: the data folder" in result.stderr and "is not a folder" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 # --- the arrays -----------------------------------------------------------------------------------
@@ -319,25 +366,6 @@ def test_split_validation_is_reproducible_stratified_and_complete(mnist):
 def test_split_validation_rejects_a_fraction_outside_0_1(fraction):
     with pytest.raises(ValueError, match="fraction must be between 0 and 1"):
         data.split_validation(np.zeros((10, 2)), np.arange(10), fraction)
-
-
-def test_to_model_input_scales_uint8_and_adds_a_channel():
-    images = np.zeros((1, 28, 28), dtype=np.uint8)
-    images[0, :2, :2] = [[0, 255], [51, 102]]
-    model_input = data.to_model_input(images)
-    assert model_input.shape == (1, 28, 28, 1) and model_input.dtype == np.float32
-    np.testing.assert_allclose(model_input[0, :2, :2, 0], [[0.0, 1.0], [0.2, 0.4]])
-    assert data.to_model_input(images[0]).shape == (1, 28, 28, 1)  # one image becomes a batch of one
-    assert data.to_model_input(model_input).shape == (1, 28, 28, 1)  # already model input: kept
-    floats = np.full((2, 28, 28), 0.5, dtype=np.float64)
-    np.testing.assert_array_equal(data.to_model_input(floats), 0.5)  # already in [0, 1]: kept
-
-
-def test_to_model_input_rejects_other_shapes():
-    with pytest.raises(ValueError, match="28×28"):
-        data.to_model_input(np.zeros((2, 28, 28, 3), dtype=np.uint8))
-    with pytest.raises(ValueError, match="28×28"):
-        data.to_model_input(np.zeros((32, 32), dtype=np.uint8))
 
 
 # --- the real npm source --------------------------------------------------------------------------

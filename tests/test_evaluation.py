@@ -95,25 +95,25 @@ def test_bad_inputs_get_clear_errors(labels, predictions, message):
 
 def test_most_confident_mistakes_are_wrong_and_sorted(mnist_test_slice, shipped_probabilities, predictions):
     labels = mnist_test_slice[1]
-    ranked = evaluation.most_confident_mistakes(shipped_probabilities, labels)
+    ranked = evaluation.most_confident_mistakes(labels, shipped_probabilities)
     assert set(ranked) == set(np.flatnonzero(predictions != labels))
     confidence = shipped_probabilities[ranked, predictions[ranked]]
     assert np.all(np.diff(confidence) <= 0)
-    top = evaluation.most_confident_mistakes(shipped_probabilities, labels, count=3)
+    top = evaluation.most_confident_mistakes(labels, shipped_probabilities, count=3)
     assert np.array_equal(top, ranked[:3])
 
 
 def test_a_perfect_model_has_no_mistakes(mnist_test_slice):
     labels = mnist_test_slice[1]
     perfect = np.eye(10, dtype=np.float32)[labels]
-    assert evaluation.most_confident_mistakes(perfect, labels).size == 0
+    assert evaluation.most_confident_mistakes(labels, perfect).size == 0
 
 
 def test_most_confident_mistakes_checks_shapes(shipped_probabilities, mnist_test_slice):
     with pytest.raises(ValueError, match="labels"):
-        evaluation.most_confident_mistakes(shipped_probabilities, mnist_test_slice[1][:10])
+        evaluation.most_confident_mistakes(mnist_test_slice[1][:10], shipped_probabilities)
     with pytest.raises(ValueError, match=r"\(N, 10\)"):
-        evaluation.most_confident_mistakes(shipped_probabilities[:, :5], mnist_test_slice[1])
+        evaluation.most_confident_mistakes(mnist_test_slice[1], shipped_probabilities[:, :5])
 
 
 def test_training_history_from_the_shipped_model_card():

@@ -8,7 +8,7 @@ import pytest
 from scipy.signal import correlate2d
 
 from digitlib import explain, models
-from digitlib.data import to_model_input
+from digitlib.images import to_model_input
 
 
 def test_costs_of_the_simple_cnn_by_hand():

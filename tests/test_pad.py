@@ -8,7 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from digitlib.pad import DrawingPad, example_strokes
+from digitlib.pad import DrawingPad
+from digitlib.render import example_strokes
 from digitlib.recognizer import Recognizer
 
 

@@ -26,7 +26,7 @@ def image_axes(fig: Figure) -> list:
 
 def test_show_digits_draws_one_titled_cell_per_image(sample):
     images, labels = sample
-    fig = plots.show_digits(images, labels, ncols=5)
+    fig = plots.plot_digits(images, labels, ncols=5)
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 15  # 3 rows of 5; the 3 spare cells stay blank
     cells = image_axes(fig)
@@ -38,7 +38,7 @@ def test_show_digits_marks_wrong_predictions(sample):
     images, labels = sample
     predictions = labels.copy()
     predictions[3] = (labels[3] + 1) % 10
-    cells = image_axes(plots.show_digits(images, labels, predictions))
+    cells = image_axes(plots.plot_digits(images, labels, predictions))
     assert cells[3].get_title() == f"{predictions[3]} (true {labels[3]})"
     assert cells[3].title.get_color() == plots.WRONG_COLOUR
     assert cells[0].title.get_color() == plots.RIGHT_COLOUR
@@ -46,13 +46,13 @@ def test_show_digits_marks_wrong_predictions(sample):
 
 def test_show_digits_takes_model_input_too(sample):
     images, _ = sample
-    fig = plots.show_digits(images[:3, ..., None] / 255.0)
+    fig = plots.plot_digits(images[:3, ..., None] / 255.0)
     assert len(image_axes(fig)) == 3
 
 
 def test_class_balance_draws_one_bar_per_class(mnist):
     labels = mnist[0][1]
-    fig = plots.class_balance(labels)
+    fig = plots.plot_class_balance(labels)
     bars = fig.axes[0].patches
     assert len(bars) == 10
     assert [int(bar.get_height()) for bar in bars] == np.bincount(labels).tolist()
@@ -61,12 +61,12 @@ def test_class_balance_draws_one_bar_per_class(mnist):
 def test_class_balance_can_draw_into_given_axes():
     fig = Figure()
     ax = fig.subplots()
-    assert plots.class_balance(np.array([0, 1, 1]), ax=ax) is fig
+    assert plots.plot_class_balance(np.array([0, 1, 1]), ax=ax) is fig
 
 
 def test_pixel_histogram_counts_every_pixel(sample):
     images, _ = sample
-    fig = plots.pixel_histogram(images, bins=16, log=False)
+    fig = plots.plot_pixel_histogram(images, bins=16, log=False)
     bars = fig.axes[0].patches
     assert len(bars) == 16
     assert sum(bar.get_height() for bar in bars) == images.size
@@ -74,7 +74,7 @@ def test_pixel_histogram_counts_every_pixel(sample):
 
 def test_show_ink_geometry_boxes_the_ink(sample):
     images, labels = sample
-    fig = plots.show_ink_geometry(images[:4], labels[:4])
+    fig = plots.plot_ink_geometry(images[:4], labels[:4])
     for ax, image, label in zip(image_axes(fig), images[:4], labels[:4], strict=True):
         rows, cols = np.nonzero(image)
         box = next(p for p in ax.patches if isinstance(p, Rectangle))
@@ -85,8 +85,8 @@ def test_show_ink_geometry_boxes_the_ink(sample):
 
 def test_geometry_histograms(sample):
     images, _ = sample
-    fig = plots.bbox_size_histogram(images)
+    fig = plots.plot_box_sizes(images)
     assert len(fig.axes) == 2
     assert all(sum(bar.get_height() for bar in ax.patches) == len(images) for ax in fig.axes)
-    fig = plots.center_of_mass_histogram(images)
+    fig = plots.plot_centres_of_mass(images)
     assert len(fig.axes) == 2  # the histogram and its colour bar

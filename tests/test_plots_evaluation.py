@@ -48,7 +48,7 @@ def test_confusion_matrix_must_be_square():
 
 def test_mistakes_gallery_titles_each_image(mnist_test_slice, shipped_probabilities):
     images, labels = mnist_test_slice
-    indices = evaluation.most_confident_mistakes(shipped_probabilities, labels, count=5)
+    indices = evaluation.most_confident_mistakes(labels, shipped_probabilities, count=5)
     fig = plots.plot_confident_mistakes(images, labels, shipped_probabilities, indices)
     shown = [ax for ax in fig.axes if ax.get_images()]
     assert len(shown) == len(indices)
@@ -82,9 +82,9 @@ def test_training_curves_draw_validation_dashed():
 
 def test_probability_bars_match_the_probabilities(mnist_test_slice, shipped_probabilities):
     images, labels = mnist_test_slice
-    wrong = int(evaluation.most_confident_mistakes(shipped_probabilities, labels, count=1)[0])
+    wrong = int(evaluation.most_confident_mistakes(labels, shipped_probabilities, count=1)[0])
     chosen = [0, 1, wrong]
-    fig = plots.plot_probabilities(images[chosen], shipped_probabilities[chosen], labels[chosen])
+    fig = plots.plot_probabilities(images[chosen], labels[chosen], shipped_probabilities[chosen])
     bar_axes = [ax for ax in fig.axes if ax.patches]
     assert len(bar_axes) == 3
     for ax, index in zip(bar_axes, chosen, strict=True):
@@ -95,7 +95,7 @@ def test_probability_bars_match_the_probabilities(mnist_test_slice, shipped_prob
     right_bar = bar_axes[0].patches[int(labels[0])]
     assert mcolors.same_color(right_bar.get_facecolor(), plots.RIGHT_COLOUR)
     with pytest.raises(ValueError, match="shape"):
-        plots.plot_probabilities(images[:2], shipped_probabilities[:3])
+        plots.plot_probabilities(images[:2], None, shipped_probabilities[:3])
 
 
 def test_feature_maps_one_panel_per_filter(shipped, mnist_test_slice):

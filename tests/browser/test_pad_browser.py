@@ -36,7 +36,7 @@ if not CHROMIUM.exists():
 
 from playwright.sync_api import Locator, Page, expect, sync_playwright  # noqa: E402
 
-from digitlib.pad import example_strokes  # noqa: E402
+from digitlib.render import example_strokes  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,20 @@
+"""The one place digitlib imports TensorFlow (and Keras, which runs on it).
+
+TensorFlow's C++ core prints informational lines to the process's stderr as it starts (CPU features, oneDNN),
+which would show in every notebook as red text. ``TF_CPP_MIN_LOG_LEVEL=2`` (only errors) is set here, before the
+first import, unless the user chose a level: TensorFlow reads it itself. Nothing else is hidden: file descriptors
+are left alone, so a real error (a fatal CPU-feature check, a missing library) still reaches the user.
+
+One notice cannot be silenced this way: "oneDNN custom operations are on", which TensorFlow 2.21 prints while its
+library loads, before it reads any setting. The only switch, ``TF_ENABLE_ONEDNN_OPTS=0``, turns the oneDNN kernels
+off, and training becomes about 1.7 times slower on a CPU, so digitlib leaves it on.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+__all__ = ["keras", "tf"]
