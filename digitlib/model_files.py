@@ -73,11 +73,9 @@ def check_model_path(path: str | os.PathLike) -> Path:
 
 def _without_optimizer(model):
     """A copy of ``model`` with the same weights and no optimizer state (a third of the file)."""
-    from digitlib._tf import keras
-
     if getattr(model, "optimizer", None) is None:  # never compiled: nothing to leave out
         return model
-    copy = keras.models.clone_model(model)
+    copy = type(model).from_config(model.get_config())  # keras.models.clone_model would compile the copy again
     copy.set_weights(model.get_weights())
     return copy
 

@@ -225,8 +225,8 @@ class StrokeInk(Ink):
         self.boxes = [Box.of_points(s, half) for s in strokes]
 
     def profile(self, block: list[int], box: Box) -> tuple[np.ndarray, np.ndarray]:
-        # Draw the block small (its height ~ 48 px) and count the inked pixels of each column.
-        scale = 48.0 / max(box.height, 1e-6)
+        # Draw the block small (its height ~ 48 px, at most 2048 px wide) and count the inked pixels of each column.
+        scale = min(48.0 / max(box.height, 1e-6), 2048.0 / max(box.width, 1e-6))
         shift = np.array([box.left, box.top])
         drawn = CheckedStrokes((self.strokes[i] - shift) * scale for i in block)
         size = (max(3, int(np.ceil(box.width * scale))), max(3, int(np.ceil(box.height * scale))))

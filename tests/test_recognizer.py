@@ -128,7 +128,7 @@ def test_model_call_is_traced_once_for_any_batch_size(recognizer):
 
 
 def test_predict_mnist_rejects_wrong_shapes(recognizer):
-    with pytest.raises(ValueError, match="28, 28"):
+    with pytest.raises(ValueError, match="28×28"):
         recognizer.predict_mnist(np.zeros((2, 32, 32), np.float32))
 
 

@@ -1,4 +1,5 @@
-"""digitlib.training: recipes, tiny real training runs, reproducibility and resuming an interrupted run.
+"""digitlib.training: recipes, tiny real training runs, reproducibility, resuming an interrupted run, and a run
+that never loses its work (arguments checked before the first step, checkpoints kept until the model is saved).
 
 Each run trains on a few hundred MNIST images for one or two epochs: seconds, not minutes.
 """
@@ -12,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from digitlib import training
+from digitlib import drawn, training
 
 SUBSET = 256  # one batch of the digitlib recipe: one step per epoch
 
@@ -30,6 +31,10 @@ CARD_KEYS = {
     "recipe",
     "command",
     "history",
+    "train_sources",
+    "calibration",
+    "pen_digit_accuracy",
+    "pen_digit_images",
     "data_sha256",
     "versions",
     "machine",
@@ -40,7 +45,9 @@ CARD_KEYS = {
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> training.TrainResult:
     output = tmp_path_factory.mktemp("run") / "tiny.keras"
-    return training.train("digitlib", epochs=1, subset=SUBSET, output=output, seed=0, verbose=0)
+    return training.train(
+        "digitlib", epochs=1, subset=SUBSET, output=output, seed=0, verbose=0, progress=lambda m: None
+    )
 
 
 def test_get_recipe_applies_overrides_and_ignores_none():
@@ -88,7 +95,7 @@ def test_an_unknown_optimizer_is_refused():
 
 
 def test_train_refuses_zero_epochs():
-    with pytest.raises(ValueError, match="epochs must be at least 1"):
+    with pytest.raises(ValueError, match="epochs must be a whole number of at least 1"):
         training.train("simple", epochs=0, subset=32)
 
 
@@ -103,12 +110,121 @@ def test_make_dataset_scales_batches_and_encodes_labels():
     np.testing.assert_array_equal(y, [[1] + [0] * 9, [0, 1] + [0] * 8])
 
 
+def test_nonsense_gets_the_uniform_target():
+    images = np.zeros((2, 28, 28), dtype=np.uint8)
+    labels = np.array([3, drawn.NONSENSE])
+    _, y = next(iter(training.make_dataset(images, labels, batch_size=2, one_hot=True)))
+    np.testing.assert_allclose(y[0], np.eye(10)[3])
+    np.testing.assert_allclose(y[1], np.full(10, 0.1))
+
+
+def test_the_training_set_mixes_mnist_pen_digits_and_nonsense_in_proportion():
+    recipe = training.get_recipe("digitlib")
+    sets = training.training_set(recipe, seed=0, subset=600, progress=lambda m: None)
+    assert set(sets.sources) == {"mnist", "pen_digits", "nonsense"}
+    assert len(sets.images) == len(sets.labels) == sum(sets.sources.values())
+    assert sets.images.dtype == np.uint8 and sets.images.shape[1:] == (28, 28)
+    assert np.sum(sets.labels == drawn.NONSENSE) == sets.sources["nonsense"] > 0
+    # MNIST images held out for calibration are not learnt from; validation writers' digits calibrate too.
+    assert sets.calibration_sources["mnist"] == round(recipe.calibration_images * 600 / 60000)
+    assert sets.calibration_sources["pen_digits"] > 0 and len(sets.calibration_labels) == len(sets.calibration_images)
+    again = training.training_set(recipe, seed=0, subset=600, progress=lambda m: None)
+    np.testing.assert_array_equal(again.images, sets.images)  # seeded: the same images every time
+
+
+# --- a run never loses its work (issue 12, rows 8, 9 and 13) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("subset", [-5, 0, 60_001, 2.5, True])
+def test_a_subset_outside_the_training_set_is_refused_before_anything_runs(subset):
+    with pytest.raises(ValueError, match=r"subset must be a number of training images from 1 to 60,000"):
+        training.train("simple", subset=subset)
+
+
+def test_a_bad_output_is_refused_before_the_first_step(tmp_path):
+    steps = []
+
+    class Count(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            steps.append(batch)
+
+    with pytest.raises(ValueError, match=r"must end in \.keras.*try --output .*x\.keras"):
+        training.train("simple", epochs=1, subset=64, output=tmp_path / "x.h5", callbacks=[Count()])
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(ValueError, match="cannot save a model as"):
+        training.train("simple", epochs=1, subset=64, output=tmp_path / "a-file" / "m.keras", callbacks=[Count()])
+    assert steps == []  # nothing trained in vain
+
+
+@pytest.mark.slow
+def test_a_failed_save_keeps_the_checkpoint_and_the_next_run_resumes(tmp_path, monkeypatch):
+    backup, output = tmp_path / "backup", tmp_path / "model.keras"
+    run = dict(epochs=2, subset=SUBSET, backup_dir=backup, output=output, verbose=0)
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(training, "save_model", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        training.train("simple", **run)
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2  # the work is kept
+    monkeypatch.undo()
+
+    epochs_run = []
+
+    class Seen(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            epochs_run.append(epoch)
+
+    result = training.train("simple", **run, callbacks=[Seen()])
+    assert epochs_run == []  # resumed after the last epoch: nothing trained again
+    assert result.path == output and output.is_file()
+    assert not backup.exists()  # deleted only now that the model is saved
+
+
+@pytest.mark.slow
+def test_a_resume_with_other_arguments_names_the_difference_and_the_folder(tmp_path, monkeypatch):
+    backup = tmp_path / "backup"
+
+    class StopAfterFirst(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        training.train("simple", epochs=3, subset=SUBSET, backup_dir=backup, verbose=0, callbacks=[StopAfterFirst()])
+    for other in (dict(epochs=2), dict(seed=7), dict(recipe="classic")):
+        arguments = dict(recipe="simple", epochs=3, subset=SUBSET, backup_dir=backup, verbose=0) | other
+        with pytest.raises(ValueError, match="holds the checkpoint of another run") as caught:
+            training.train(**arguments)
+        message = str(caught.value)
+        assert str(backup) in message and "delete" in message
+        key = "recipe" if "recipe" in other else next(iter(other))
+        assert key in message
+    assert backup.is_dir()  # the interrupted run's checkpoint is still there to resume
+
+
+def test_leftovers_of_a_killed_save_are_removed_by_the_next_run(tmp_path):
+    import subprocess
+
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    leftover = tmp_path / f".model.keras.{finished.pid}.abc.digitlib-tmp.keras"
+    leftover.write_bytes(b"")
+    training.train("simple", epochs=1, subset=64, output=tmp_path / "model.keras", verbose=0)
+    assert not leftover.exists()
+    assert (tmp_path / "model.keras").is_file()
+
+
 @pytest.mark.slow
 def test_a_tiny_run_returns_a_complete_card(tiny_run):
     card = tiny_run.card
     assert set(card) == CARD_KEYS
     assert card["model"] == "digitlib_cnn"
-    assert card["epochs"] == 1 and card["train_images"] == SUBSET and card["seed"] == 0
+    assert card["epochs"] == 1 and card["seed"] == 0
+    assert card["train_images"] == sum(card["train_sources"].values()) > SUBSET  # MNIST, pen digits and nonsense
+    assert card["train_sources"]["mnist"] < SUBSET  # some were held out to calibrate on
+    assert card["calibration"]["temperature"] > 0 and 0.5 <= card["calibration"]["threshold"] <= 1
+    assert "MNIST training images" in card["calibration"]["fitted_on"]
     assert card["recipe"]["optimizer"] == "adam_onecycle"
     assert set(card["history"]) == {"loss", "accuracy"} and len(card["history"]["loss"]) == 1
     assert 0.0 <= card["test_accuracy"] <= 1.0 and card["test_images"] == 10000

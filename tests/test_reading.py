@@ -1,0 +1,134 @@
+"""digitlib.reading: pieces into blocks, candidate cuts, and the path search that reads a number — with bounded work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitlib import reading
+from digitlib.boxes import Box
+from digitlib.render import check_strokes, render_coverage, template_strokes
+
+PEN = 12
+
+
+def number_strokes(digits: str, height: float = 120, gap: float = 30, top: float = 60) -> list:
+    """Template digits side by side, ``gap`` px between their inked boxes; strokes in writing order."""
+    strokes, left = [], 20.0
+    for character in digits:
+        digit_strokes = template_strokes(int(character), left, top, height)
+        strokes.extend(digit_strokes)
+        right = max(x for stroke in digit_strokes for x, _ in stroke)
+        left = right + PEN + gap
+    return strokes
+
+
+def stroke_blocks(strokes) -> list[list[int]]:
+    ink = reading.StrokeInk(check_strokes(strokes), PEN)
+    return reading.group_pieces(ink.boxes)
+
+
+class Counting:
+    """A classifier that records how many images it was asked to read, and in how many calls."""
+
+    def __init__(self, classify):
+        self.classify, self.calls, self.images = classify, 0, 0
+
+    def __call__(self, images):
+        self.calls += 1
+        self.images += len(images)
+        return self.classify(images)
+
+
+def test_overlap_rule():
+    # A 7's cross bar inside the 7, a 5's bar overlapping most of the body: one block each.
+    assert reading.merge_by_overlap([(0, 50), (10, 40)]) == [[0, 1]]
+    assert reading.merge_by_overlap([(0, 50), (20, 70)]) == [[0, 1]]
+    # Side by side, even nearly touching or barely overlapping: two.
+    assert reading.merge_by_overlap([(0, 50), (52, 100)]) == [[0], [1]]
+    assert reading.merge_by_overlap([(0, 50), (45, 100)]) == [[0], [1]]
+    # Left to right, whatever order the pieces come in.
+    assert reading.merge_by_overlap([(200, 250), (0, 50), (100, 150)]) == [[1], [2], [0]]
+    assert reading.merge_by_overlap([]) == []
+
+
+def test_a_small_detached_piece_joins_its_nearest_block():
+    boxes = [Box(0, 0, 60, 100), Box(55, 0, 90, 15), Box(130, 0, 190, 100)]
+    assert reading.group_pieces(boxes) == [[0, 1], [2]]
+
+
+def test_stray_marks_are_dropped():
+    boxes = [Box(0, 0, 60, 100), Box(100, 0, 160, 100), Box(600, 300, 605, 305)]
+    assert reading.group_pieces(boxes) == [[0], [1]]
+
+
+def test_multi_stroke_digits_stay_one_block():
+    # 4 and 5 have two strokes each in the templates.
+    assert stroke_blocks(number_strokes("1457")) == [[0], [1, 2], [3, 4], [5]]
+
+
+def test_nearly_touching_digits_are_separate_blocks_for_strokes_and_pixels():
+    strokes = number_strokes("2020", gap=1.5)
+    assert len(stroke_blocks(strokes)) == 4
+    pixels = reading.PixelInk(render_coverage(strokes, (600, 280), PEN), scale=1)
+    assert len(reading.group_pieces(pixels.boxes)) == 4
+
+
+def test_a_seven_with_a_cross_bar_and_a_five_with_a_detached_bar():
+    seven = [*template_strokes(7, 20, 60, 120), [(30.0, 120.0), (80.0, 120.0)]]
+    five_body, five_bar = template_strokes(5, 130, 60, 120)
+    five_bar = [(x + 15, y - 12) for x, y in five_bar]  # lifted off the body and shifted right
+    strokes = [*seven, five_body, five_bar]
+    assert stroke_blocks(strokes) == [[0, 1], [2, 3]]
+    pixels = reading.PixelInk(render_coverage(strokes, (300, 280), PEN), scale=1)
+    assert len(reading.group_pieces(pixels.boxes)) == 2
+
+
+def test_choose_cuts_takes_the_thinnest_columns_apart_from_each_other_and_the_ends():
+    positions = np.arange(100) + 0.5
+    profile = np.full(100, 10.0)
+    profile[[30, 31, 70]] = 1.0  # two thin places (30/31 are one), and the ends are thin too
+    profile[[0, 99]] = 0.0
+    # Of equally thin columns the one nearer the middle goes first; the ends are never cut.
+    assert reading.choose_cuts(positions, profile, typical=100, limit=3) == [31.5, 70.5]
+    assert reading.choose_cuts(positions, profile, typical=100, limit=1) == [31.5]
+    assert reading.choose_cuts(positions, profile, typical=100, limit=0) == []
+
+
+def test_cuts_allowed_grow_with_the_width_and_stop_at_a_cap():
+    assert reading.cuts_allowed(40, typical=100) == 0  # one digit's width: never cut
+    assert reading.cuts_allowed(200, typical=100) >= 2  # two touching digits: room for the cut between them
+    assert reading.cuts_allowed(1e6, typical=100) == reading.MAX_CUTS
+
+
+def test_touching_digits_are_read_apart_by_the_search(recognizer):
+    strokes = number_strokes("35", gap=-PEN / 2)  # the inks overlap by half a pen width
+    coverage = render_coverage(strokes, (400, 280), PEN)
+    pixels = reading.PixelInk(coverage, scale=1)
+    assert len(reading.group_pieces(pixels.boxes)) == 1  # one piece of ink ...
+    read = reading.read_number(pixels, recognizer.predict_mnist)
+    assert [int(r.probabilities.argmax()) for r in read] == [3, 5]  # ... read as two digits
+    assert read[0].box.right <= read[1].box.left + 1
+
+
+@pytest.mark.parametrize(
+    "strokes",
+    [
+        [[(10, 140), (2990, 140)]],  # a straight line across a very wide canvas
+        [np.stack([np.linspace(10, 2990, 3000), 140 + 60 * np.sin(np.linspace(0, 100, 3000))], 1)],  # a long wave
+        [np.stack([np.linspace(10, 2990, 400), np.tile([60, 220], 200)], 1)],  # a zigzag of 400 strokes' worth
+        [[(x, 140), (x + 5, 145)] for x in range(10, 2990, 12)],  # 250 short dashes side by side
+    ],
+    ids=["line", "wave", "zigzag", "dashes"],
+)
+def test_work_is_bounded_whatever_the_drawing(recognizer, strokes):
+    """Rows 1 and 6: one model call, and a number of candidates linear in the ink's width over its height."""
+    counting = Counting(recognizer.predict_mnist)
+    ink = reading.StrokeInk(check_strokes(strokes), PEN)
+    reading.read_number(ink, counting)
+    assert counting.calls <= 1
+    blocks = reading.group_pieces(ink.boxes)
+    most = sum(reading.MAX_SPAN * (reading.MAX_CUTS + 1) for _ in blocks)
+    assert counting.images <= most
+    # The cuts a block gets are bounded by its width in digit heights: a line is not read as 200 digits.
+    assert counting.images <= reading.MAX_SPAN * (reading.MAX_CUTS + 1) * max(1, len(blocks))
