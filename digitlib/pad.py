@@ -13,33 +13,42 @@ The pad keeps the strokes it receives, from the canvas's mouse and touch events 
 number mode), which draw them with :mod:`digitlib.render`. The browser canvas is only a view
 of the strokes, so the same strokes give the same answer with or without a browser.
 
+The pad keeps its state in traitlets, as ipywidgets' own widgets do: ``mode`` and ``pen_width``
+can be set, observed and linked (``ipywidgets.link((pad, "mode"), (toggle, "value"))``);
+``prediction``, ``error`` and ``saved`` are set by the pad and can be observed or followed with
+``ipywidgets.dlink``. With ``drawings=PersonalDrawings(...)`` the pad also offers to save each
+drawing with its right label (see :meth:`DrawingPad.save_as` and :meth:`DrawingPad.save_number`).
+
 The pad is an ipywidgets widget built on ipycanvas; it works in JupyterLab 4 and Notebook 7.
-Its visible state is also in the DOM for browser tests: the answer is the text of
+Its look is in ``digitlib/pad.css`` and its HTML in :mod:`digitlib.pad_view`. Its visible state
+is also in the DOM for browser tests: the answer is the text of
 ``.digitlib-pad-result .digitlib-pad-answer`` (with ``data-state`` one of ``empty``,
-``confident``, ``unsure``, ``error``), and errors appear in ``.digitlib-pad-error``.
+``confident``, ``unsure``, ``error``), errors appear in ``.digitlib-pad-error``, the
+corrections are ``.digitlib-pad-right``, ``.digitlib-pad-label-0`` … ``-9``,
+``.digitlib-pad-number`` with ``.digitlib-pad-save``, and ``.digitlib-pad-saved`` counts them.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import html
-import io
 import math
 import numbers
 import time
-import traceback
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
 import numpy as np
+import traitlets
 from ipycanvas import MultiCanvas, hold_canvas
-from PIL import Image
 
-from digitlib.render import Point, Stroke, canvas_shape, check_strokes, render_strokes
+from digitlib import pad_view
+from digitlib.boxes import Box
+from digitlib.recognizer import drawing_on_canvas
+from digitlib.render import Point, Stroke, check_strokes, render_strokes
 
 if TYPE_CHECKING:
+    from digitlib.personal import PersonalDrawings
     from digitlib.recognizer import DigitPrediction, NumberPrediction, Recognizer
 
 Mode = Literal["digit", "number"]
@@ -48,57 +57,81 @@ MODES: tuple[Mode, ...] = ("digit", "number")
 #: Seconds between two live predictions while the pen moves. Mouse moves arrive about 60 times
 #: a second; reading every one would make the kernel fall behind the pen.
 LIVE_INTERVAL = 0.1
-#: Pen widths the slider offers, in canvas pixels.
+#: Pen widths the pad accepts and its slider offers, in canvas pixels.
 PEN_WIDTH_RANGE = (6, 40)
+#: Canvas sides the pad accepts, in pixels: below 56 px (twice MNIST's 28) there is no room to draw a digit, and
+#: above 4000 px the canvas is larger than any screen and only costs memory in the browser and the kernel.
+CANVAS_SIDE_RANGE = (56, 4000)
+#: In number mode a stroke is saved whole with the digit that holds at least this share of its length; below it,
+#: the stroke runs through several digits (touching digits written without lifting the pen) and each digit gets
+#: its part, cut where the reader's digit boxes meet.
+WHOLE_STROKE_SHARE = 0.9
 
 INK_COLOUR = "#111111"
 PAPER_COLOUR = "#ffffff"
 
-_HINTS = {
-    "digit": "Draw one digit (0-9), as large as you like.",
-    "number": "Write a number: digits side by side, each one apart from the next.",
-}
 
-_CSS = """
-<style>
-.digitlib-pad { gap: 6px; }
-.digitlib-pad-canvas { outline: 1px solid #9e9e9e; cursor: crosshair;
-  touch-action: none; }
-.digitlib-pad-answer { font: 600 44px/1.1 system-ui, sans-serif; min-height: 50px; }
-.digitlib-pad-answer[data-state="unsure"] { color: #b26a00; font-size: 30px; }
-.digitlib-pad-answer[data-state="error"] { color: #c62828; font-size: 30px; }
-.digitlib-pad-caption { font: 13px system-ui, sans-serif; color: #555; }
-.digitlib-pad-bars { font: 12px/1.35 ui-monospace, monospace; margin-top: 6px; }
-.digitlib-pad-bar-row { display: flex; align-items: center; gap: 6px; }
-.digitlib-pad-track { width: 140px; height: 10px; background: #eee; border-radius: 2px; }
-.digitlib-pad-fill { display: block; height: 100%; background: #90a4ae; border-radius: 2px; }
-.digitlib-pad-top .digitlib-pad-fill { background: #1e88e5; }
-.digitlib-pad-top { font-weight: 700; }
-.digitlib-pad-views { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 8px; }
-.digitlib-pad-views figure { margin: 0; text-align: center; font: 12px system-ui, sans-serif; }
-.digitlib-pad-views img { image-rendering: pixelated; border: 1px solid #9e9e9e; }
-.digitlib-pad-unsure img { border-color: #b26a00; }
-.digitlib-pad-error { color: #c62828; font: 13px system-ui, sans-serif; }
-</style>
-"""
+# -- traits whose bad values raise ValueError (what the pad promises), with a message that says what to do ----
 
 
-def _shows_errors(handler: Callable) -> Callable:
-    """Wrap a widget event handler so that its errors show in the pad instead of being lost.
+class _Choice(traitlets.Enum):
+    """An Enum trait that refuses other values with a ValueError naming the choices."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if isinstance(value, str) and value in self.values:
+            return value
+        choices = " or ".join(repr(v) for v in self.values)
+        raise ValueError(f"{self.name} must be {choices}, got {value!r}")
+
+
+class _Pixels(traitlets.Float):
+    """A Float trait for a length in canvas pixels, between ``min`` and ``max``; ValueError otherwise."""
+
+    def validate(self, obj: Any, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not self.min <= value <= self.max:
+            raise ValueError(f"{self.name} must be a number of pixels from {self.min:g} to {self.max:g}, got {value!r}")
+        return float(value)
+
+
+class _SetByThePad:
+    """Mixin for a trait only the pad sets: users read and observe it; setting it raises AttributeError (as for any
+    read-only attribute) saying what changes it. ``read_only`` stays set, for code that inspects traits."""
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        raise AttributeError(f"{type(obj).__name__}.{self.name} is read-only: {self.metadata['changed_by']}")
+
+
+class _Reading(_SetByThePad, traitlets.Any):
+    """The pad's latest reading."""
+
+
+class _Message(_SetByThePad, traitlets.Unicode):
+    """A message the pad shows."""
+
+
+class _Count(_SetByThePad, traitlets.Int):
+    """A count the pad keeps."""
+
+
+def _shows_errors(headline: str = "The pad hit an error") -> Callable[[Callable], Callable]:
+    """Wrap a widget event handler so that its errors show in the pad (under ``headline``) instead of being lost.
 
     An exception raised in an ipywidgets callback only reaches the kernel's log, which a
     learner never sees; the pad shows it under the canvas instead.
     """
 
-    @functools.wraps(handler)
-    def wrapper(self: DrawingPad, *args, **kwargs):
-        try:
-            return handler(self, *args, **kwargs)
-        except Exception as error:  # noqa: BLE001 - every error must reach the user
-            self._show_error(error)
-            return None
+    def decorate(handler: Callable) -> Callable:
+        @functools.wraps(handler)
+        def wrapper(self: DrawingPad, *args, **kwargs):
+            try:
+                return handler(self, *args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - every error must reach the user
+                self._show_error(error, headline)
+                return None
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
 class DrawingPad(widgets.VBox):
@@ -108,16 +141,45 @@ class DrawingPad(widgets.VBox):
         recognizer: a :class:`digitlib.recognizer.Recognizer` (``Recognizer.load()`` for the
             shipped model).
         mode: ``"digit"`` to read one digit, ``"number"`` to read digits side by side.
-        canvas_size: the canvas in pixels, one int for a square or ``(width, height)``.
-        pen_width: the pen's diameter in canvas pixels, rounded to whole pixels (the slider
+        canvas_size: the canvas in pixels, one int for a square or ``(width, height)``, each
+            side within `CANVAS_SIDE_RANGE`.
+        pen_width: the pen's diameter in canvas pixels, within `PEN_WIDTH_RANGE` (the slider
             changes it).
         live_interval: least seconds between two predictions while the pen moves.
+        drawings: a :class:`digitlib.personal.PersonalDrawings` to save corrected drawings in;
+            with it, the pad shows "right" and the ten digits (a box for the number in number
+            mode) under the canvas. Without it, no correction row appears.
+
+    Traits (observe them, or ``link`` the first two to other widgets):
+        mode: ``"digit"`` or ``"number"``; setting it reads the drawing again.
+        pen_width: the pen's diameter in canvas pixels, for every stroke; setting it redraws
+            and reads the drawing again.
+        prediction (read-only): the latest reading, a ``DigitPrediction`` in digit mode or a
+            ``NumberPrediction`` in number mode, or None when the last reading failed (see
+            ``error``). Observers are told of each new reading (a blank number pad read blank
+            again is the same reading, and no news).
+        error (read-only): the message of the error the pad shows, or None.
+        saved (read-only): how many drawings this pad has saved in ``drawings``.
 
     Attributes:
         canvas: the ipycanvas ``MultiCanvas`` (layer 0 paper, layer 1 ink).
         result, details, error_area: the HTML widgets with the answer, the probability bars
             and 28×28 images, and errors.
+        right_button, label_buttons, number_box, save_button, saved_counter: the correction
+            widgets (None without ``drawings``).
     """
+
+    mode = _Choice(MODES, default_value="digit", help="'digit' reads one digit, 'number' digits side by side")
+    pen_width = _Pixels(20.0, min=PEN_WIDTH_RANGE[0], max=PEN_WIDTH_RANGE[1], help="pen diameter, canvas px")
+    prediction = _Reading(None, allow_none=True, read_only=True, help="the latest reading").tag(
+        changed_by="draw, or call add_stroke(), undo() or clear(), and the pad reads the drawing again"
+    )
+    error = _Message(None, allow_none=True, read_only=True, help="the error the pad shows, or None").tag(
+        changed_by="the pad shows its errors here and clears them at the next good reading"
+    )
+    saved = _Count(0, read_only=True, help="drawings this pad saved in its PersonalDrawings").tag(
+        changed_by="it counts the drawings saved with save_as(), save_number() or the pad's buttons"
+    )
 
     def __init__(
         self,
@@ -126,20 +188,31 @@ class DrawingPad(widgets.VBox):
         canvas_size: int | tuple[int, int] = 280,
         pen_width: float = 20,
         live_interval: float = LIVE_INTERVAL,
+        drawings: PersonalDrawings | None = None,
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        height, width = canvas_shape(canvas_size)
-        low, high = PEN_WIDTH_RANGE
-        if not (isinstance(pen_width, numbers.Real) and low <= pen_width <= high):
-            raise ValueError(f"pen_width must be between {low} and {high} px, got {pen_width!r}")
+        # Check everything before any widget exists, so a bad argument leaves nothing half-built behind.
+        if not callable(getattr(recognizer, "predict_strokes", None)):
+            raise TypeError(
+                "recognizer must be a digitlib Recognizer (Recognizer.load() for the shipped model), "
+                f"got {type(recognizer).__name__}"
+            )
+        mode = type(self).mode.validate(self, mode)
+        pen_width = type(self).pen_width.validate(self, pen_width)
+        width, height = _checked_canvas_size(canvas_size)
+        if isinstance(live_interval, bool) or not isinstance(live_interval, numbers.Real) or not live_interval >= 0:
+            raise ValueError(f"live_interval must be a number of seconds >= 0, got {live_interval!r}")
+        if drawings is not None and not callable(getattr(drawings, "add", None)):
+            raise TypeError(
+                "drawings must be a digitlib.personal.PersonalDrawings (PersonalDrawings('my_digits.jsonl')), "
+                f"got {type(drawings).__name__}"
+            )
         self.recognizer = recognizer
-        self.canvas_size = (width, height)
+        self.drawings = drawings
         self.live_interval = float(live_interval)
-        self.error: str | None = None
+        self._canvas_size = (width, height)
         self._strokes: list[list[Point]] = []
         self._current: list[Point] | None = None  # the stroke being drawn, while the pen is down
-        self._prediction: DigitPrediction | NumberPrediction | None = None
+        self._stale = False  # strokes changed since the last reading (live readings are throttled)
         self._last_live = 0.0
         self._predict_seconds = 0.0
 
@@ -154,9 +227,11 @@ class DrawingPad(widgets.VBox):
             style={"button_width": "84px"},
         )
         self.mode_toggle.add_class("digitlib-pad-mode")
-        self.pen_slider = widgets.IntSlider(
-            value=round(pen_width), min=low, max=high, description="pen", continuous_update=False
+        low, high = PEN_WIDTH_RANGE
+        self.pen_slider = widgets.FloatSlider(
+            value=pen_width, min=low, max=high, step=1, description="pen", readout_format=".0f", continuous_update=False
         )
+        self.pen_slider.add_class("digitlib-pad-pen")
         self.undo_button = widgets.Button(description="Undo", icon="undo", tooltip="remove the last stroke")
         self.clear_button = widgets.Button(description="Clear", icon="trash", tooltip="start again")
         self.undo_button.add_class("digitlib-pad-undo")
@@ -174,21 +249,29 @@ class DrawingPad(widgets.VBox):
             [self.mode_toggle, self.pen_slider, self.undo_button, self.clear_button],
             layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
         )
+        controls.add_class("digitlib-pad-controls")
         readout = widgets.VBox(
             [self.result, self.details], layout=widgets.Layout(min_width="220px", margin="0 0 0 16px")
         )
-        super().__init__(
-            [
-                widgets.HTML(_CSS),
-                self.hint,
-                widgets.HBox(
-                    [self.canvas, readout], layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap")
-                ),
-                controls,
-                self.error_area,
-            ]
-        )
+        children = [
+            widgets.HTML(pad_view.stylesheet()),
+            self.hint,
+            widgets.HBox([self.canvas, readout], layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap")),
+            controls,
+        ]
+        self.right_button = self.save_button = self.number_box = self.saved_counter = None
+        self.label_buttons: list[widgets.Button] = []
+        if drawings is not None:
+            children.append(self._build_corrections())
+        children.append(self.error_area)
+        super().__init__(children, mode=mode, pen_width=pen_width)
         self.add_class("digitlib-pad")
+
+        # The pad's traits drive its controls and the controls drive the traits: one state, two views.
+        widgets.link((self, "mode"), (self.mode_toggle, "value"))
+        widgets.link((self, "pen_width"), (self.pen_slider, "value"))
+        self.observe(self._on_mode_change, names="mode")
+        self.observe(self._on_pen_width_change, names="pen_width")
 
         self.canvas.on_mouse_down(self._on_pen_down)
         self.canvas.on_mouse_move(self._on_pen_move)
@@ -201,12 +284,47 @@ class DrawingPad(widgets.VBox):
         self.canvas.on_client_ready(self._on_client_ready)  # a reloaded page gets a blank canvas
         self.undo_button.on_click(self._on_undo_click)
         self.clear_button.on_click(self._on_clear_click)
-        self.mode_toggle.observe(self._on_mode_change, names="value")
-        self.pen_slider.observe(self._on_pen_width_change, names="value")
 
         self._redraw()
         self._update_hint()
         self._predict()
+
+    def _build_corrections(self) -> widgets.VBox:
+        """The row that saves the drawing with its right label: "right" and 0-9 in digit mode, a box for the
+        number in number mode, and the counter. Buttons are real <button>s, so Tab and Enter work; the
+        description is what a screen reader says, the tooltip (the title) says what the button does."""
+        self.right_button = widgets.Button(description="right", icon="check", button_style="success")
+        self.right_button.add_class("digitlib-pad-right")
+        self.right_button.on_click(self._on_right_click)
+        for digit in range(10):
+            button = widgets.Button(description=str(digit), tooltip=f"It's a {digit}: save this drawing as a {digit}")
+            button.add_class("digitlib-pad-label")
+            button.add_class(f"digitlib-pad-label-{digit}")
+            button.on_click(functools.partial(self._on_label_click, digit))
+            self.label_buttons.append(button)
+        question = widgets.HTML(pad_view.prompt_html("Is the reading right?"))
+        otherwise = widgets.HTML(pad_view.prompt_html("or it's a"))
+        self._digit_row = widgets.HBox(
+            [question, self.right_button, otherwise, *self.label_buttons],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        )
+        self.number_box = widgets.Text(
+            description="the number", placeholder="e.g. 205", style={"description_width": "initial"}
+        )
+        self.number_box.add_class("digitlib-pad-number")
+        self.save_button = widgets.Button(
+            description="Save", icon="save", tooltip="save each digit of the drawing with the digit typed for it"
+        )
+        self.save_button.add_class("digitlib-pad-save")
+        self.save_button.on_click(self._on_save_click)
+        self._number_row = widgets.HBox(
+            [self.number_box, self.save_button], layout=widgets.Layout(align_items="center")
+        )
+        self.saved_counter = widgets.HTML()
+        self.saved_counter.add_class("digitlib-pad-saved")
+        box = widgets.VBox([self._digit_row, self._number_row, self.saved_counter])
+        box.add_class("digitlib-pad-corrections")
+        return box
 
     def __repr__(self) -> str:
         width, height = self.canvas_size
@@ -215,39 +333,14 @@ class DrawingPad(widgets.VBox):
     # -- public API -----------------------------------------------------------------------------
 
     @property
-    def prediction(self) -> DigitPrediction | NumberPrediction | None:
-        """The latest reading: a ``DigitPrediction`` in digit mode, a ``NumberPrediction`` in
-        number mode (``.text``), or None when the last reading failed (see :attr:`error`)."""
-        return self._prediction
+    def canvas_size(self) -> tuple[int, int]:
+        """The canvas's ``(width, height)`` in pixels (fixed when the pad is made)."""
+        return self._canvas_size
 
     @property
     def strokes(self) -> list[list[Point]]:
         """A copy of the kept strokes, each a list of (x, y) canvas points."""
         return [list(stroke) for stroke in self._strokes]
-
-    @property
-    def mode(self) -> Mode:
-        """``"digit"`` or ``"number"``; setting it reads the drawing again."""
-        return self.mode_toggle.value
-
-    @mode.setter
-    def mode(self, value: Mode) -> None:
-        if value not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {value!r}")
-        self.mode_toggle.value = value
-
-    @property
-    def pen_width(self) -> float:
-        """The pen's diameter in canvas pixels, for every stroke; setting it redraws and reads
-        the drawing again."""
-        return float(self.pen_slider.value)
-
-    @pen_width.setter
-    def pen_width(self, value: float) -> None:
-        low, high = PEN_WIDTH_RANGE
-        if not (isinstance(value, numbers.Real) and low <= value <= high):
-            raise ValueError(f"pen_width must be between {low} and {high} px, got {value!r}")
-        self.pen_slider.value = round(value)
 
     def add_stroke(self, stroke: Stroke) -> DigitPrediction | NumberPrediction | None:
         """Add one stroke, given as (x, y) canvas points, draw it and read the drawing again.
@@ -289,17 +382,139 @@ class DrawingPad(widgets.VBox):
         """The drawing as the canvas shows it: uint8 (height, width, 3), dark ink on white."""
         return render_strokes(self._strokes, self.canvas_size, self.pen_width)
 
+    # -- corrections ----------------------------------------------------------------------------
+
+    def save_as(self, label: int | str) -> int:
+        """Save the drawing (digit mode) in :attr:`drawings` as the digit ``label``, then clear the canvas.
+
+        What the "right" and digit buttons do. The record holds the strokes as drawn, the label,
+        the canvas size and the pen width (`PersonalDrawings` adds the time).
+
+        Returns:
+            :attr:`saved`, the number of drawings this pad has saved.
+
+        Raises:
+            ValueError: without ``drawings``, in number mode (use :meth:`save_number`), for a
+                label that is not one digit, or when there is nothing readable to save.
+            OSError: when the file cannot be written; the drawing stays on the canvas.
+        """
+        drawings = self._checked_drawings()
+        label = _checked_label(label)
+        if self.mode != "digit":
+            raise ValueError(
+                "the pad is in number mode: save a number with save_number('205'), or switch to digit mode "
+                "(pad.mode = 'digit') to save one digit"
+            )
+        reading = self._fresh_reading()
+        if reading is None or reading.digit is None:
+            raise ValueError("nothing readable to save: draw a digit first (a tap or a speck is not saved)")
+        drawings.add(self.strokes, label, canvas_size=self.canvas_size, pen_width=self.pen_width)
+        self.set_trait("saved", self.saved + 1)
+        self.clear()  # only after the drawing is safely in the file
+        return self.saved
+
+    def save_number(self, text: str) -> int:
+        """Save each digit of the drawing (number mode) with its digit in ``text``, then clear the canvas.
+
+        What the number box and its Save button do. ``text`` is the right number, one digit per
+        digit the pad found (left to right); each digit is saved as its own drawing: the strokes
+        that fall in its box (a stroke through two touching digits is cut where their boxes
+        meet), its label, the canvas size and the pen width.
+
+        Returns:
+            :attr:`saved`.
+
+        Raises:
+            ValueError: without ``drawings``, in digit mode (use :meth:`save_as`), for text that
+                is not digits, or when the number of digits typed is not the number the pad found;
+                nothing is saved then.
+            OSError: when the file cannot be written; the drawing stays on the canvas.
+        """
+        drawings = self._checked_drawings()
+        if not isinstance(text, str) or not text.strip().isdecimal() or not text.strip().isascii():
+            raise ValueError(f"type the number as digits only, e.g. 205; got {text!r}")
+        text = text.strip()
+        if self.mode != "number":
+            raise ValueError(
+                "the pad is in digit mode: save one digit with save_as(3), or switch to number mode "
+                "(pad.mode = 'number') to save a number"
+            )
+        reading = self._fresh_reading()
+        found = len(reading.digits) if reading is not None else 0
+        if found == 0:
+            raise ValueError("nothing readable to save: write a number first")
+        if len(text) != found:
+            shown = reading.text
+            raise ValueError(
+                f"you typed {len(text)} digit{'s' * (len(text) != 1)} ({text}) but the pad found {found} in the "
+                f"drawing ({shown}): type one digit for each digit the pad shows, or clear and write the digits "
+                "further apart. Nothing was saved."
+            )
+        parts = strokes_of_digits(
+            drawing_on_canvas(self._strokes, self.canvas_size, self.pen_width), [p.box for p in reading.digits]
+        )
+        missing = [str(i) for i, strokes in enumerate(parts, 1) if not strokes]
+        if missing:
+            raise ValueError(
+                f"no strokes belong to digit {', '.join(missing)} of the reading; clear and write the digits "
+                "further apart. Nothing was saved."
+            )
+        for index, (strokes, digit) in enumerate(zip(parts, text, strict=True)):
+            try:
+                drawings.add(
+                    [[(float(x), float(y)) for x, y in stroke] for stroke in strokes],
+                    int(digit),
+                    canvas_size=self.canvas_size,
+                    pen_width=self.pen_width,
+                )
+            except Exception as error:
+                if index:  # the file is appended one drawing at a time: say how far it got
+                    error.add_note(f"{index} of the {found} digits were saved before this error.")
+                raise
+            self.set_trait("saved", self.saved + 1)
+        self.clear()
+        return self.saved
+
+    def save_reading(self) -> int:
+        """Save the drawing with what the pad read (the "right" button): :meth:`save_as` with the digit read,
+        or :meth:`save_number` with the number read."""
+        self._checked_drawings()
+        reading = self._fresh_reading()
+        if self.mode == "number":
+            if reading is None or not reading.digits:
+                raise ValueError("nothing readable to save: write a number first")
+            return self.save_number(reading.text)
+        if reading is None or reading.digit is None:
+            raise ValueError("nothing readable to save: draw a digit first (a tap or a speck is not saved)")
+        return self.save_as(reading.digit)
+
+    def _checked_drawings(self) -> PersonalDrawings:
+        if self.drawings is None:
+            raise ValueError(
+                "this pad has nowhere to save drawings: make it with "
+                "DrawingPad(rec, drawings=PersonalDrawings('my_digits.jsonl'))"
+            )
+        return self.drawings
+
+    def _fresh_reading(self) -> DigitPrediction | NumberPrediction | None:
+        """The reading of exactly the strokes on the canvas (a live reading may lag behind the pen)."""
+        if self._stale or self._current is not None:
+            self._current = None
+            self._predict()
+        return self.prediction
+
     # -- pen events (called by the canvas; errors show in the widget) ---------------------------
 
-    @_shows_errors
+    @_shows_errors()
     def _on_pen_down(self, x: float, y: float) -> None:
         point = _checked_point(x, y)
         self._current = [point]
         self._strokes.append(self._current)
+        self._stale = True
         with hold_canvas():
             self._ink.fill_circle(point[0], point[1], self.pen_width / 2)
 
-    @_shows_errors
+    @_shows_errors()
     def _on_pen_move(self, x: float, y: float) -> None:
         if self._current is None:
             return  # the mouse moves over the canvas with no button pressed
@@ -308,6 +523,7 @@ class DrawingPad(widgets.VBox):
         if point == last:
             return
         self._current.append(point)
+        self._stale = True
         with hold_canvas():
             self._ink.stroke_line(last[0], last[1], point[0], point[1])
         now = time.perf_counter()
@@ -317,46 +533,58 @@ class DrawingPad(widgets.VBox):
             self._last_live = now
             self._predict()
 
-    @_shows_errors
+    @_shows_errors()
     def _on_pen_up(self, x: float | None = None, y: float | None = None) -> None:
         if self._current is None:
             return
         self._current = None
         self._predict()
 
-    @_shows_errors
+    @_shows_errors()
     def _on_touch_start(self, touches: list[tuple[float, float]]) -> None:
         if touches:
             self._on_pen_down(*touches[0])  # one finger draws; more fingers are ignored
 
-    @_shows_errors
+    @_shows_errors()
     def _on_touch_move(self, touches: list[tuple[float, float]]) -> None:
         if touches:
             self._on_pen_move(*touches[0])
 
-    @_shows_errors
+    @_shows_errors()
     def _on_touch_end(self, touches: list[tuple[float, float]]) -> None:
         self._on_pen_up()
 
-    @_shows_errors
+    @_shows_errors()
     def _on_undo_click(self, _button: widgets.Button) -> None:
         self.undo()
 
-    @_shows_errors
+    @_shows_errors()
     def _on_clear_click(self, _button: widgets.Button) -> None:
         self.clear()
 
-    @_shows_errors
+    @_shows_errors("Nothing was saved")
+    def _on_right_click(self, _button: widgets.Button) -> None:
+        self.save_reading()
+
+    @_shows_errors("Nothing was saved")
+    def _on_label_click(self, digit: int, _button: widgets.Button) -> None:
+        self.save_as(digit)
+
+    @_shows_errors("Not saved")
+    def _on_save_click(self, _button: widgets.Button) -> None:
+        self.save_number(self.number_box.value)
+
+    @_shows_errors()
     def _on_mode_change(self, _change: dict) -> None:
         self._update_hint()
         self._predict()
 
-    @_shows_errors
+    @_shows_errors()
     def _on_pen_width_change(self, _change: dict) -> None:
         self._redraw()
         self._predict()
 
-    @_shows_errors
+    @_shows_errors()
     def _on_client_ready(self) -> None:
         self._redraw()
 
@@ -394,50 +622,172 @@ class DrawingPad(widgets.VBox):
     # -- reading --------------------------------------------------------------------------------
 
     def _predict(self) -> DigitPrediction | NumberPrediction | None:
-        """Read the strokes (the one being drawn included) and show the result."""
+        """Read the strokes (the one being drawn included), show the result and tell the observers."""
         started = time.perf_counter()
+        self._stale = False
         try:
             if self.mode == "number":
-                self._prediction = self.recognizer.predict_number_strokes(
-                    self._strokes, self.canvas_size, self.pen_width
-                )
+                prediction = self.recognizer.predict_number_strokes(self._strokes, self.canvas_size, self.pen_width)
             else:
-                self._prediction = self.recognizer.predict_strokes(self._strokes, self.canvas_size, self.pen_width)
+                prediction = self.recognizer.predict_strokes(self._strokes, self.canvas_size, self.pen_width)
         except Exception as error:  # noqa: BLE001 - shown in the widget, not lost in a log
-            self._prediction = None
+            self.set_trait("prediction", None)
             self._show_error(error)
+            self._update_corrections()
             return None
         finally:
             self._predict_seconds = time.perf_counter() - started
         self._clear_error()
-        self.result.value = _answer_html(self._prediction)
-        self.details.value = _details_html(self._prediction)
-        return self._prediction
+        self.result.value = pad_view.answer_html(prediction, drawn=bool(self._strokes))
+        self.details.value = pad_view.details_html(prediction)
+        self.set_trait("prediction", prediction)  # after the view, so observers see the pad as it shows
+        self._update_corrections()
+        return prediction
 
     def _update_hint(self) -> None:
-        self.hint.value = f'<span class="digitlib-pad-caption">{_HINTS[self.mode]}</span>'
+        self.hint.value = pad_view.hint_html(self.mode)
+
+    def _update_corrections(self) -> None:
+        """Offer the correction row that fits the mode and the reading; nothing to save disables it."""
+        if self.drawings is None:
+            return
+        number = self.mode == "number"
+        self._digit_row.layout.display = "none" if number else None
+        self._number_row.layout.display = None if number else "none"
+        reading = self.prediction
+        readable = reading is not None and (bool(reading.digits) if number else reading.digit is not None)
+        for button in [self.right_button, *self.label_buttons, self.save_button]:
+            button.disabled = not readable
+        if readable and not number:
+            self.right_button.tooltip = f"Right, it's a {reading.digit}: save this drawing as a {reading.digit}"
+        else:
+            self.right_button.tooltip = "Right: save the drawing as the pad read it (draw something first)"
+        if number:
+            self.number_box.value = reading.text if readable else ""  # the reading, to correct where wrong
+        if self._current is None:  # not at every live reading: the count reads the file (another pad may add)
+            total = _count(self.drawings)
+            self.saved_counter.value = pad_view.saved_html(self.saved, total, _file_name(self.drawings))
 
     # -- errors ---------------------------------------------------------------------------------
 
-    def _show_error(self, error: BaseException) -> None:
-        self.error = f"{type(error).__name__}: {error}"
-        details = html.escape("".join(traceback.format_exception(error)))
-        self.error_area.value = (
-            f"<b>The pad hit an error:</b> {html.escape(self.error)}"
-            f"<details><summary>details</summary><pre>{details}</pre></details>"
-        )
+    def _show_error(self, error: BaseException, headline: str = "The pad hit an error") -> None:
+        self.set_trait("error", pad_view.error_text(error))
+        self.error_area.value = pad_view.error_html(error, headline)
         self.error_area.layout.display = None
-        if self._prediction is None:
-            self.result.value = _answer_box("error", "error", "see the message below the pad")
+        if self.prediction is None:
+            self.result.value = pad_view.error_answer_html()
 
     def _clear_error(self) -> None:
         if self.error is not None:
-            self.error = None
+            self.set_trait("error", None)
             self.error_area.value = ""
             self.error_area.layout.display = "none"
 
 
+# -- number mode: which strokes make which digit -------------------------------------------------
+
+
+def strokes_of_digits(strokes: Sequence[np.ndarray], boxes: Sequence[Box]) -> list[list[np.ndarray]]:
+    """Share a number's strokes among its digits, given each digit's box on the canvas (left to right).
+
+    The boxes are the reader's (``NumberPrediction.digits[i].box``): each holds its digit's ink and half a pen
+    width around it, and where the reader cut touching digits apart, two boxes meet at the cut. So a stroke goes
+    to the digit whose box holds most of its length, whole when that is at least `WHOLE_STROKE_SHARE` of it (a
+    stroke that strays a little into a neighbour's box stays in one piece). A stroke that runs through several
+    digits (two touching digits written without lifting the pen) is cut where the boxes meet, each digit getting
+    its part, as the reader cut it. Strokes in no box (marks the reader left out) belong to no digit.
+
+    Returns:
+        one list of strokes (float arrays (n, 2)) per box.
+    """
+    owned: list[list[np.ndarray]] = [[] for _ in boxes]
+    if not boxes:
+        return owned
+    edges = sorted({b.left for b in boxes} | {b.right for b in boxes})
+    for stroke in check_strokes(strokes):
+        points = _with_crossings(stroke, edges)
+        lengths = np.linalg.norm(np.diff(points, axis=0), axis=1)
+        if len(points) == 1 or not lengths.any():  # a dot: it goes where it lies
+            owner = _owners(points[:1], boxes)[0]
+            if owner >= 0:
+                owned[owner].append(stroke)
+            continue
+        owners = _owners((points[:-1] + points[1:]) / 2, boxes)  # each piece lies in one band between edges
+        inside = owners >= 0
+        shares = np.bincount(owners[inside], weights=lengths[inside], minlength=len(boxes))
+        if not shares.any():
+            continue
+        best = int(np.argmax(shares))
+        if shares[best] >= WHOLE_STROKE_SHARE * shares.sum():
+            owned[best].append(stroke)
+            continue
+        start = 0
+        for end in range(1, len(owners) + 1):  # runs of pieces with one owner make that digit's part
+            if end == len(owners) or owners[end] != owners[start]:
+                if owners[start] >= 0:
+                    owned[owners[start]].append(points[start : end + 1])
+                start = end
+    return owned
+
+
+def _with_crossings(points: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """The polyline with a point added wherever it crosses one of the vertical lines ``x = edge``."""
+    out = [points[0]]
+    for a, b in zip(points[:-1], points[1:], strict=True):
+        dx = b[0] - a[0]
+        if dx:
+            out.extend(a + t * (b - a) for t in sorted((e - a[0]) / dx for e in edges) if 0 < t < 1)
+        out.append(b)
+    return np.array(out)
+
+
+def _owners(points: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+    """For each (x, y) point, the index of the box that holds it (the one whose middle is nearest, where boxes
+    overlap), or -1 for a point in no box."""
+    b = np.asarray(boxes, dtype=np.float64)  # (k, 4): left, top, right, bottom
+    x, y = points[:, :1], points[:, 1:]
+    inside = (x >= b[:, 0]) & (x <= b[:, 2]) & (y >= b[:, 1]) & (y <= b[:, 3])
+    distance = np.where(inside, np.abs(x - (b[:, 0] + b[:, 2]) / 2), np.inf)
+    return np.where(inside.any(axis=1), distance.argmin(axis=1), -1)
+
+
 # -- input checks ------------------------------------------------------------------------------
+
+
+def _checked_canvas_size(canvas_size: int | tuple[int, int]) -> tuple[int, int]:
+    """``(width, height)``; a ValueError that gives the range for a canvas too small to draw on or too large."""
+    low, high = CANVAS_SIDE_RANGE
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer()
+
+    if isinstance(canvas_size, numbers.Real):
+        sides = (canvas_size, canvas_size)
+    elif isinstance(canvas_size, Sequence) and not isinstance(canvas_size, str) and len(canvas_size) == 2:
+        sides = tuple(canvas_size)
+    else:
+        sides = ()
+    if len(sides) != 2 or not all(whole(v) for v in sides):
+        raise ValueError(
+            f"canvas_size must be a whole number of pixels (a square) or a (width, height) pair, each side {low} "
+            f"to {high} px; got {canvas_size!r}"
+        )
+    width, height = (int(v) for v in sides)
+    if not (low <= width <= high and low <= height <= high):
+        raise ValueError(
+            f"canvas_size must be {low} to {high} px a side (280 suits one digit, (420, 200) a number); "
+            f"got width={width}, height={height}"
+        )
+    return width, height
+
+
+def _checked_label(label: int | str) -> int:
+    """A correction's label as an int 0-9 (a one-digit string is fine too)."""
+    if isinstance(label, str) and len(label.strip()) == 1 and label.strip() in "0123456789":
+        return int(label)
+    if isinstance(label, numbers.Integral) and not isinstance(label, bool) and 0 <= label <= 9:
+        return int(label)
+    raise ValueError(f"label must be one digit, 0 to 9 (the digit you drew); got {label!r}")
 
 
 def _checked_point(x: float, y: float) -> Point:
@@ -464,86 +814,15 @@ def _checked_strokes(strokes: Sequence[Stroke]) -> list[list[Point]]:
     return [[(float(x), float(y)) for x, y in points] for points in arrays]
 
 
-# -- what the pad shows --------------------------------------------------------------------------
+def _count(drawings: PersonalDrawings) -> int | None:
+    """How many drawings the file holds, or None when it cannot be read now (the counter must not stop the pad;
+    saving into such a file shows its own error)."""
+    try:
+        return len(drawings)
+    except (TypeError, ValueError, OSError):
+        return None
 
 
-def _answer_box(state: str, text: str, caption: str) -> str:
-    return (
-        f'<div class="digitlib-pad-answer" data-state="{state}">{html.escape(text)}</div>'
-        f'<div class="digitlib-pad-caption">{html.escape(caption)}</div>'
-    )
-
-
-def _percent(probability: float) -> str:
-    return f"{100 * probability:.0f}%"
-
-
-def _alternatives(prediction: DigitPrediction) -> str:
-    """'7 (45%) or 1 (30%)': the two most probable digits."""
-    runner_up = prediction.runner_up
-    second = f" or {runner_up} ({_percent(prediction.probabilities[runner_up])})"
-    return f"{prediction.digit} ({_percent(prediction.confidence)}){second}"
-
-
-def _answer_html(prediction: DigitPrediction | NumberPrediction) -> str:
-    """The answer: the digit or number when the model is sure, 'not sure' (or '?' for unsure
-    digits of a number) instead of a confident-looking wrong answer."""
-    if hasattr(prediction, "digits"):  # a NumberPrediction
-        if not prediction.digits:
-            return _answer_box("empty", "", "nothing written yet")
-        shown = "".join(str(p.digit) if p.is_confident else "?" for p in prediction.digits)
-        unsure = [(i, p) for i, p in enumerate(prediction.digits, 1) if not p.is_confident]
-        if not unsure:
-            return _answer_box("confident", shown, f"{len(prediction.digits)} digits, all clear")
-        doubts = "; ".join(f"digit {i}: {_alternatives(p)}" for i, p in unsure)
-        return _answer_box("unsure", shown, f"best guess {prediction.text}; not sure of {doubts}")
-    if prediction.digit is None:
-        return _answer_box("empty", "", "nothing drawn yet")
-    if not prediction.is_confident:
-        return _answer_box("unsure", "not sure", f"maybe {_alternatives(prediction)}")
-    return _answer_box("confident", str(prediction.digit), f"{_percent(prediction.confidence)} sure")
-
-
-def _png_data_url(image: np.ndarray) -> str:
-    """A 28×28 float image in [0, 1] as a PNG data URL (shown scaled up, pixels kept sharp)."""
-    pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _figure(image: np.ndarray, size: int, caption: str, unsure: bool = False) -> str:
-    css_class = ' class="digitlib-pad-unsure"' if unsure else ""
-    return (
-        f'<figure{css_class}><img src="{_png_data_url(image)}" width="{size}" height="{size}" '
-        f'alt="28x28 image the model sees"><figcaption>{html.escape(caption)}</figcaption></figure>'
-    )
-
-
-def _bars_html(probabilities: np.ndarray) -> str:
-    top = int(np.argmax(probabilities)) if probabilities.any() else None
-    rows = []
-    for digit, probability in enumerate(probabilities):
-        css_class = "digitlib-pad-bar-row" + (" digitlib-pad-top" if digit == top else "")
-        rows.append(
-            f'<div class="{css_class}"><span>{digit}</span><span class="digitlib-pad-track">'
-            f'<span class="digitlib-pad-fill" style="width:{100 * float(probability):.1f}%">'
-            f"</span></span><span>{_percent(float(probability))}</span></div>"
-        )
-    return '<div class="digitlib-pad-bars">' + "".join(rows) + "</div>"
-
-
-def _details_html(prediction: DigitPrediction | NumberPrediction) -> str:
-    """Bars for the ten probabilities and the 28×28 image the model sees (one per digit in
-    number mode, with the digit read and its probability)."""
-    if hasattr(prediction, "digits"):
-        figures = [
-            _figure(p.mnist_image, 56, f"{p.digit} · {_percent(p.confidence)}", not p.is_confident)
-            for p in prediction.digits
-        ]
-        if not figures:
-            return '<div class="digitlib-pad-caption">Each digit the model reads shows here.</div>'
-        caption = '<div class="digitlib-pad-caption">What the model sees, digit by digit:</div>'
-        return caption + '<div class="digitlib-pad-views">' + "".join(figures) + "</div>"
-    figure = _figure(prediction.mnist_image, 112, "what the model sees (28×28)")
-    return _bars_html(prediction.probabilities) + f'<div class="digitlib-pad-views">{figure}</div>'
+def _file_name(drawings: PersonalDrawings) -> str | None:
+    path = getattr(drawings, "path", None)
+    return getattr(path, "name", None) or (str(path) if path else None)
