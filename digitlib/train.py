@@ -2,7 +2,9 @@
 
     python -m digitlib.train --recipe digitlib --epochs 20 --output runs/digitlib_cnn.keras
 
-The shipped model was made with the command recorded in ``digitlib/assets/digitlib_cnn.json``.
+The shipped model was made with the command recorded in ``digitlib/assets/digitlib_cnn.json``. Add
+``--strategy mirrored`` to train on all the GPUs of a machine; on a cluster, run the same command with
+``--strategy multi-worker`` on every machine, each with its ``TF_CONFIG`` (the README's "Scale out").
 """
 
 from __future__ import annotations
@@ -10,8 +12,15 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from typing import TYPE_CHECKING
 
 from digitlib.model_files import SHIPPED_MODEL, trained_model_path
+
+if TYPE_CHECKING:
+    from digitlib._tf import tf
+
+#: The --strategy choices (see `make_strategy`).
+STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,21 +40,58 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--strategy",
-        choices=["default", "mirrored", "multi-worker"],
+        choices=STRATEGIES,
         default="default",
-        help="tf.distribute strategy: all local GPUs (mirrored) or several machines (multi-worker, TF_CONFIG)",
+        help="tf.distribute strategy: 'mirrored' trains on all the GPUs of this machine, 'multi-worker' on several "
+        "machines (run the same command on each, with its TF_CONFIG). Each replica takes a batch of the recipe's "
+        "size and the learning rate is multiplied by the number of replicas; in a cluster each worker learns from "
+        "its share of the images (every n-th) and only the chief saves the model.",
+    )
+    parser.add_argument(
+        "--cpu-replicas",
+        type=int,
+        metavar="N",
+        help="with --strategy mirrored: split the CPU into N devices and mirror over them (to try it without GPUs)",
     )
     return parser.parse_args(argv)
 
 
-def make_strategy(name: str):
+def make_strategy(name: str, cpu_replicas: int | None = None) -> tf.distribute.Strategy | None:
+    """The `tf.distribute` strategy called ``name`` (one of `STRATEGIES`; None for "default").
+
+    Call it before TensorFlow runs anything: a strategy fixes the devices, and ``cpu_replicas`` (mirrored only)
+    splits the CPU into that many logical devices, which TensorFlow allows only before it first uses them.
+    "multi-worker" reads the cluster and this process's task from ``TF_CONFIG``.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; choose one of {list(STRATEGIES)}")
+    if cpu_replicas is not None and name != "mirrored":
+        raise ValueError(f"cpu_replicas (--cpu-replicas) goes with the mirrored strategy, not {name!r}; leave it out")
+    if cpu_replicas is not None and (
+        isinstance(cpu_replicas, bool) or not isinstance(cpu_replicas, int) or cpu_replicas < 1
+    ):
+        raise ValueError(
+            f"cpu_replicas (--cpu-replicas) must be a number of devices of at least 1, got {cpu_replicas!r}"
+        )
     from digitlib._tf import tf
 
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
     if name == "multi-worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return None
+        from digitlib.training import MultiWorkerStrategy
+
+        return MultiWorkerStrategy()
+    if name != "mirrored":
+        return None
+    if cpu_replicas is None:
+        return tf.distribute.MirroredStrategy()
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
+    except RuntimeError:
+        raise ValueError(
+            "cpu_replicas can only be set before TensorFlow runs anything: make the strategy first "
+            "(in a notebook, restart the kernel)"
+        ) from None
+    return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(cpu_replicas)])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,10 +108,13 @@ def main(argv: list[str] | None = None) -> None:
         subset=args.subset,
         validation_fraction=args.validation_fraction,
         backup_dir=None if backup == "none" else backup,
-        strategy=make_strategy(args.strategy),
+        strategy=make_strategy(args.strategy, args.cpu_replicas),
         command=command,
     )
     card = result.card
+    if result.path is None:  # a worker of a cluster other than the chief
+        print(f"Done; the chief saves the model. Test accuracy {card['test_accuracy']:.2%}")
+        return
     print(
         f"Saved {result.path}: test accuracy {card['test_accuracy']:.2%} after {card['epochs']} epochs "
         f"in {card['wall_time_s']:.0f} s"

@@ -1,0 +1,229 @@
+"""digitlib.training under tf.distribute: real runs under MirroredStrategy and MultiWorkerMirroredStrategy.
+
+A strategy fixes TensorFlow's devices and collectives for the life of a process, so every run here happens in a
+fresh Python process: two logical CPU devices stand in for two GPUs, and two processes on loopback, each with its
+``TF_CONFIG``, for two machines. Each run trains the small "simple" recipe on 1,024 images for a few epochs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from digitlib import training
+from digitlib._tf import tf
+from digitlib.evaluation import evaluate_accuracy
+from digitlib.model_files import load_card, load_model
+from digitlib.train import make_strategy
+
+pytestmark = pytest.mark.slow
+
+SUBSET = 1024
+BATCH = training.RECIPES["simple"].batch_size
+STARTUP_S = 300  # generous: several TensorFlow processes start at once on a busy 2-core machine
+
+# A short mirrored run that records, at the end of every epoch, what a callback sees: the replicas, the steps,
+# the learning rate and the checkpoint folder (the backup callback has written it by then).
+MIRRORED_RUN = """
+import json, sys
+from pathlib import Path
+
+from digitlib.train import make_strategy
+
+strategy = make_strategy("mirrored", cpu_replicas=2)  # before anything else uses TensorFlow
+
+from digitlib import training
+from digitlib._tf import keras
+
+folder = Path(sys.argv[1])
+backup = folder / "backup"
+report = {"replicas": strategy.num_replicas_in_sync, "epochs": []}
+
+
+class Watch(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        report["epochs"].append({
+            "steps": self.steps,
+            "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
+            "checkpoint": sorted(p.name for p in backup.iterdir()),
+            "checkpoint_epoch": json.loads((backup / "training_metadata.json").read_text())["epoch"],
+        })
+
+
+result = training.train(
+    "simple", epochs=2, subset=1024, validation_fraction=0.1, output=folder / "mirrored.keras", backup_dir=backup,
+    strategy=strategy, verbose=0, callbacks=[Watch()],
+)
+report["history"] = result.history
+report["train_images"] = result.card["train_images"]
+(folder / "report.json").write_text(json.dumps(report))
+"""
+
+# One worker of a cluster that stops answering after its second epoch's checkpoint: the test kills it there.
+HANGING_WORKER = """
+import sys, time
+
+from digitlib.train import make_strategy
+
+strategy = make_strategy("multi-worker")
+
+from digitlib import training
+from digitlib._tf import keras
+
+
+class HangAfterSecondEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            time.sleep(3600)
+
+
+training.train(
+    "simple", epochs=3, subset=1024, validation_fraction=0.1, output=sys.argv[1], backup_dir=sys.argv[2],
+    strategy=strategy, verbose=0, callbacks=[HangAfterSecondEpoch()],
+)
+"""
+
+
+def _checkpoint_epoch(folder: Path) -> int | None:
+    """The epochs done in the checkpoint that Keras's BackupAndRestore keeps in ``folder`` (None: none yet)."""
+    try:
+        return json.loads((folder / "training_metadata.json").read_text())["epoch"]
+    except (OSError, ValueError):  # not there yet, or being written
+        return None
+
+
+def _fail(message: str, logs: list[Path]) -> None:
+    tails = "\n".join(f"--- {log.name}:\n{log.read_text()[-3000:]}" for log in logs if log.exists())
+    pytest.fail(f"{message}\n{tails}")
+
+
+def _start_workers(tmp_path: Path, free_port, commands: list[list[str]], name: str) -> list[subprocess.Popen]:
+    """Start one process per command as the workers of a cluster on loopback (worker 0 is the chief)."""
+    cluster = {"worker": [f"127.0.0.1:{free_port()}" for _ in commands]}
+    processes = []
+    for index, command in enumerate(commands):
+        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        log = (tmp_path / f"{name}-{index}.log").open("w")
+        processes.append(subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT))
+    return processes
+
+
+def _wait(processes: list[subprocess.Popen], logs: list[Path], timeout: float = STARTUP_S) -> None:
+    deadline = time.monotonic() + timeout
+    try:
+        for process in processes:
+            process.wait(max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        for process in processes:
+            process.kill()
+        _fail("a worker did not finish in time", logs)
+    if any(process.returncode for process in processes):
+        _fail(f"a worker failed (exit codes {[p.returncode for p in processes]})", logs)
+
+
+def test_make_strategy_checks_its_arguments_before_touching_tensorflow():
+    with pytest.raises(ValueError, match=r"unknown strategy 'horovod'; choose one of \['default', 'mirrored'"):
+        make_strategy("horovod")
+    with pytest.raises(ValueError, match="goes with the mirrored strategy, not 'multi-worker'"):
+        make_strategy("multi-worker", cpu_replicas=2)
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        make_strategy("mirrored", cpu_replicas=0)
+    assert make_strategy("default") is None
+
+
+def test_train_refuses_a_plain_multi_worker_strategy():
+    # An instance that was never initialised: creating a real one would set up collectives in this process.
+    plain = object.__new__(tf.distribute.MultiWorkerMirroredStrategy)
+    with pytest.raises(ValueError, match="create a digitlib.training.MultiWorkerStrategy instead"):
+        training.train("simple", subset=32, strategy=plain)
+
+
+def test_a_mirrored_run_on_two_devices_learns_and_checkpoints_every_epoch(tmp_path, mnist):
+    script = tmp_path / "mirrored_run.py"
+    script.write_text(MIRRORED_RUN)
+    run = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=STARTUP_S
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+
+    assert report["replicas"] == 2
+    assert (SUBSET - report["train_images"]) % 2 == 1  # an odd validation set: the replicas' shares differ
+    for epoch, seen in enumerate(report["epochs"], 1):
+        # Each replica takes a batch of the recipe's size: a step sees twice as many images.
+        assert seen["steps"] == -(-report["train_images"] // (2 * BATCH))
+        assert seen["learning_rate"] == pytest.approx(2 * training.RECIPES["simple"].learning_rate)
+        assert {"latest.weights.h5", "training_metadata.json", training.RUN_RECORD} <= set(seen["checkpoint"])
+        assert seen["checkpoint_epoch"] == epoch
+    assert len(report["epochs"]) == 2 and set(report["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert report["history"]["loss"][1] < report["history"]["loss"][0]
+    assert not (tmp_path / "backup").exists()  # deleted once the model was saved
+
+    (_, _), (x_test, y_test) = mnist
+    model = load_model(tmp_path / "mirrored.keras")
+    assert evaluate_accuracy(model, x_test, y_test) > 0.6  # chance is 0.1
+    assert load_card(tmp_path / "mirrored.keras")["epochs"] == 2
+
+
+def test_a_killed_two_worker_run_resumes_and_only_the_chief_saves(tmp_path, free_port, mnist):
+    script = tmp_path / "hanging_worker.py"
+    script.write_text(HANGING_WORKER)
+    backup = tmp_path / "backup"
+    # On a real cluster every machine gets the same command; here each worker gets its own output path, to show
+    # which one writes.
+    outputs = [tmp_path / f"model-{index}.keras" for index in range(2)]
+    logs = [tmp_path / f"hanging-{index}.log" for index in range(2)]
+    workers = _start_workers(
+        tmp_path, free_port, [[sys.executable, str(script), str(out), str(backup)] for out in outputs], "hanging"
+    )
+    folders = [backup / f"worker-{index}" for index in range(2)]
+    deadline = time.monotonic() + STARTUP_S
+    while not all(_checkpoint_epoch(folder) == 2 for folder in folders):
+        if any(worker.poll() is not None for worker in workers) or time.monotonic() > deadline:
+            for worker in workers:
+                worker.kill()
+            _fail("the workers did not both reach their second checkpoint", logs)
+        time.sleep(0.2)
+    for worker in workers:  # a lost machine: no clean-up code runs
+        worker.kill()
+        worker.wait()
+    assert not any(out.exists() for out in outputs)
+    assert sorted(p.name for p in backup.iterdir()) == ["worker-0", "worker-1"]  # each task keeps its own
+
+    # Worker 1 as if killed before it wrote its second checkpoint: the chief is an epoch ahead.
+    for name in ("latest.weights.h5", "training_metadata.json"):
+        os.replace(folders[1] / f"{name}.bkp", folders[1] / name)
+    assert [_checkpoint_epoch(folder) for folder in folders] == [2, 1]
+
+    cli = [sys.executable, "-m", "digitlib.train", "--recipe", "simple", "--epochs", "3", "--subset", str(SUBSET)]
+    cli += ["--validation-fraction", "0.1", "--backup-dir", str(backup), "--strategy", "multi-worker"]
+    logs = [tmp_path / f"resumed-{index}.log" for index in range(2)]
+    workers = _start_workers(tmp_path, free_port, [[*cli, "--output", str(out)] for out in outputs], "resumed")
+    _wait(workers, logs)
+
+    assert outputs[0].is_file() and not outputs[1].exists()  # only the chief saved
+    assert not any(path.name.startswith("model-1") for path in tmp_path.iterdir())
+    assert not backup.exists()  # every worker deleted its checkpoint, the last one the shared folder
+    card = load_card(outputs[0])
+    assert card["epochs"] == 3
+    # Both resumed from the first epoch (the chief went back to its previous checkpoint): two epochs ran.
+    assert len(card["history"]["loss"]) == 2 and len(card["history"]["val_accuracy"]) == 2
+    assert "--strategy multi-worker" in card["command"]
+    assert "the chief saves the model" in logs[1].read_text()
+
+    (_, _), (x_test, y_test) = mnist
+    accuracy = evaluate_accuracy(load_model(outputs[0]), x_test, y_test)
+    assert accuracy > 0.6  # chance is 0.1
+    assert card["test_accuracy"] == pytest.approx(accuracy, abs=1e-4)
