@@ -6,11 +6,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.digitlib-installed
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: lab test setup data lint unit nbval browser-deps npm-deps clean
 
-setup: $(STAMP) data
+setup: $(STAMP) $(LAB_OVERRIDES) data
 
 # Reinstalls only when requirements.txt or pyproject.toml changed since the last install.
 $(STAMP): requirements.txt pyproject.toml
@@ -23,8 +24,16 @@ $(STAMP): requirements.txt pyproject.toml
 data: $(STAMP) npm-deps
 	$(BIN)/python -m digitlib.data
 
+# JupyterLab (and Notebook 7) read settings overrides from the environment's share/jupyter/lab/settings. Offline,
+# they must neither fetch Jupyter's news nor ask whether to ("Would you like to get notified about official Jupyter
+# news?", a prompt over the first notebook). A user's own choice in the Settings editor still wins.
+$(LAB_OVERRIDES): Makefile $(STAMP)
+	@mkdir -p $(@D)
+	@echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $@
+
 # Jupyter refuses to start as root without --allow-root (containers often run as root); it never needs to check
-# for updates (offline). Extra server options go in LAB_ARGS, e.g. make lab LAB_ARGS=--ServerApp.port=9999
+# for updates (offline). It serves notebooks/, which holds the numbered notebooks only. Extra server options go in
+# LAB_ARGS, e.g. make lab LAB_ARGS=--ServerApp.port=9999
 LAB_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 LAB_ARGS ?=
 

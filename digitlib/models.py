@@ -31,7 +31,8 @@ def build_digitlib_cnn(width: int = 32, dropout: float = 0.3) -> keras.Model:
     A strided 5×5 convolution finds stroke pieces and halves the resolution at once, so everything after it
     works on 14×14 and 7×7 maps, where it is cheap (on a CPU, full-resolution feature maps cost more in memory
     traffic than in arithmetic). Batch norm lets a one-cycle learning rate train it in a few epochs. About
-    0.13 M parameters (about 0.5 MB on disk).
+    0.13 M parameters (0.5 MB of float32 weights). Notebook 03 writes the same definition out in Keras layers;
+    tests/test_notebook_code.py keeps the two identical.
     """
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
     x = _conv_bn(inputs, width, kernel_size=5, strides=2)  # 28×28 -> 14×14: strokes and their ends
@@ -45,9 +46,12 @@ def build_digitlib_cnn(width: int = 32, dropout: float = 0.3) -> keras.Model:
 
 
 def build_classic_cnn() -> keras.Model:
-    """The classic tutorial CNN (Keras's old ``mnist_cnn.py``): Conv32-Conv64-MaxPool-Dropout-Dense-Dropout.
+    """The classic tutorial CNN: Conv32-Conv64-MaxPool-Dropout-Dense(256)-Dropout, as in the DataFlair tutorial
+    *Handwritten Digit Recognition with Python*.
 
-    About 2.4 M parameters, nearly all in the dense layer after flattening 12×12×64 features.
+    Keras's old ``mnist_cnn.py`` example has the same layers with a Dense(128) layer instead (1.2 M parameters).
+    This one has about 2.4 M parameters, nearly all in the dense layer after flattening 12×12×64 features.
+    Notebook 03 writes the same definition out; tests/test_notebook_code.py keeps the two identical.
     """
     return keras.Sequential(
         [
@@ -66,7 +70,10 @@ def build_classic_cnn() -> keras.Model:
 
 
 def build_simple_cnn() -> keras.Model:
-    """The smallest tutorial CNN: one convolution, one pooling, a dense layer."""
+    """The smallest tutorial CNN, trained with Adam: one convolution, one pooling, a dense layer of 100 units.
+
+    Notebook 03 writes the same definition out; tests/test_notebook_code.py keeps the two identical.
+    """
     return keras.Sequential(
         [
             keras.Input(shape=INPUT_SHAPE, name="image"),

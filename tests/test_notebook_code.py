@@ -1,0 +1,178 @@
+"""The code the notebooks show is the code digitlib runs.
+
+Notebooks 03, 04, 06 and 07 write out, in cells tagged ``same-as-package``, what `digitlib` also defines for the
+drawing pad and the command line: the three model architectures, the one-cycle schedule and ``compile``, the
+saliency gradient and SmoothGrad, the tutorials' canvas resize. These tests run those cells and check that they
+build and compute the same as the package, so the two cannot drift apart. Notebook 07's cells tagged
+``recipe-steps`` walk through the MNIST recipe in simpler code than `digitlib.preprocess.to_mnist`; they must give
+an image the model reads the same way and that looks the same, up to a pixel's worth of ink.
+
+Tags are cell metadata (JupyterLab shows them in the property inspector), so the lessons carry no test code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from digitlib import data, explain, models, plots, preprocess, training
+from digitlib._tf import keras, tf
+from digitlib.images import to_model_input
+from digitlib.render import example_strokes, fit_strokes, render_strokes
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+SAME_AS_PACKAGE = "same-as-package"
+
+
+def tagged_source(notebook: str, tag: str = SAME_AS_PACKAGE) -> str:
+    """The code cells of ``notebook`` tagged ``tag``, in order, as one script."""
+    cells = json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))["cells"]
+    sources = [
+        "".join(cell["source"])
+        for cell in cells
+        if cell["cell_type"] == "code" and tag in cell.get("metadata", {}).get("tags", [])
+    ]
+    assert sources, f"{notebook} has no code cell tagged {tag!r}"
+    return "\n\n".join(sources)
+
+
+def run_cells(notebook: str, namespace: dict[str, Any], tag: str = SAME_AS_PACKAGE) -> dict[str, Any]:
+    """Run the tagged cells of ``notebook`` in ``namespace`` (what the notebook's earlier cells define)."""
+    exec(compile(tagged_source(notebook, tag), f"{notebook} [{tag}]", "exec"), namespace)
+    return namespace
+
+
+def structure(model: keras.Model) -> dict[str, Any]:
+    """``model.get_config()`` with the layers' generated names replaced by their positions.
+
+    Keras numbers layer names per session (``conv2d_7``), so two builds of one architecture differ only there.
+    The names a definition gives itself (the model's, ``image``, ``probabilities``) are compared as they are.
+    """
+    explicit = {"image", "probabilities"}
+    names = {layer.name: f"layer {i}" for i, layer in enumerate(model.layers) if layer.name not in explicit}
+
+    def rename(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: rename(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(rename(item) for item in value)
+        return names.get(value, value) if isinstance(value, str) else value
+
+    return rename(model.get_config())
+
+
+@pytest.fixture(scope="module")
+def notebook_03() -> dict[str, Any]:
+    """What notebook 03's model cells define, run after its imports (``keras``, ``layers``)."""
+    return run_cells("03_build_model.ipynb", {"keras": keras, "layers": keras.layers})
+
+
+@pytest.mark.parametrize("name", sorted(models.ARCHITECTURES))
+def test_notebook_03_builds_each_architecture_as_digitlib_models_does(notebook_03, name):
+    ours, package = notebook_03[f"build_{name}"](), models.build_model(name)
+    assert (ours.name, type(ours)) == (package.name, type(package))
+    assert [type(layer) for layer in ours.layers] == [type(layer) for layer in package.layers]
+    assert structure(ours) == structure(package)
+    assert ours.count_params() == package.count_params()
+
+
+def test_notebook_03_width_and_dropout_knobs_match_the_package(notebook_03):
+    ours = notebook_03["build_digitlib_cnn"](width=16, dropout=0.5)
+    package = models.build_digitlib_cnn(width=16, dropout=0.5)
+    assert structure(ours) == structure(package)
+    assert ours.count_params() == package.count_params() < models.build_digitlib_cnn().count_params()
+
+
+def test_notebook_04_schedule_and_compile_are_training_compile_model():
+    recipe, epochs, steps_per_epoch = training.get_recipe("digitlib"), 3, 211
+    namespace = run_cells(
+        "04_train.ipynb",
+        {"keras": keras, "models": models, "recipe": recipe, "EPOCHS": epochs, "train_ds": range(steps_per_epoch)},
+    )
+    ours = namespace["model"].get_compile_config()
+    package = training.compile_model(models.build_digitlib_cnn(), replace(recipe, epochs=epochs), steps_per_epoch)
+    theirs = package.get_compile_config()
+    for config in (ours, theirs):
+        del config["optimizer"]["config"]["name"]  # numbered per session: adam, adam_1...
+    assert ours == theirs
+    assert ours["optimizer"]["config"]["learning_rate"]["class_name"] == "CosineDecay"
+    assert namespace["schedule"].get_config() == package.optimizer.get_config()["learning_rate"]["config"]
+
+
+def test_training_train_holds_out_the_validation_split_of_notebooks_02_and_04(mnist):
+    (x_train, y_train), _ = mnist
+    (_, _), (x_val, y_val) = data.split_validation(x_train, y_train, fraction=0.1, seed=0)  # as in 02 and 04
+    mnist_only = training.get_recipe("digitlib", pen_copies=0, nonsense_share=0, calibration_images=0)
+    sets = training.training_set(mnist_only, seed=0, validation_fraction=0.1, progress=lambda _: None)
+    np.testing.assert_array_equal(sets.validation_images, x_val)
+    np.testing.assert_array_equal(sets.validation_labels, y_val)
+
+
+@pytest.fixture(scope="module")
+def notebook_06(shipped, mnist_test_slice) -> dict[str, Any]:
+    """Notebook 06's saliency and SmoothGrad cells, run on the shipped model and its second test image (a 2)."""
+    images, _ = mnist_test_slice
+    namespace = {"keras": keras, "tf": tf, "np": np, "plots": plots, "to_model_input": to_model_input}
+    return run_cells("06_visualise_predictions.ipynb", namespace | {"model": shipped, "two": images[1]})
+
+
+@pytest.mark.parametrize(("index", "digit"), [(1, 2), (1, 7), (0, 7), (8, 5), (8, 6)])
+def test_notebook_06_saliency_is_explain_saliency_map(notebook_06, shipped, mnist_test_slice, index, digit):
+    image = mnist_test_slice[0][index]
+    gradient = notebook_06["saliency"](image, digit)
+    assert gradient.shape == (28, 28)
+    expected = explain.saliency_map(shipped, image, digit)
+    np.testing.assert_allclose(gradient / np.abs(gradient).max(), expected, atol=1e-5)
+
+
+def test_notebook_06_smoothgrad_is_explain_saliency_map_with_noise(notebook_06, shipped):
+    smooth = notebook_06["smooth"]
+    expected = explain.saliency_map(shipped, notebook_06["two"], digit=2, noise_samples=50)
+    np.testing.assert_allclose(smooth / np.abs(smooth).max(), expected, atol=1e-4)
+
+
+def canvases() -> list[tuple[str, np.ndarray]]:
+    """Canvases as the pad's users make them: every digit, big and small, thin and thick pens, every look."""
+    made = []
+    for digit in range(10):
+        strokes = example_strokes(str(digit))
+        made.append((f"{digit}, pen 20", render_strokes(strokes, 280, pen_width=20)))
+        small = fit_strokes(strokes, 280, height_fraction=0.3, centre=(80, 90))
+        made.append((f"{digit} small, pen 6", render_strokes(small, 280, pen_width=6)))
+        made.append((f"{digit}, pen 40, light on dark", render_strokes(strokes, 280, 40, look="light_on_dark")))
+    return made
+
+
+@pytest.mark.parametrize(("look"), ["dark_on_light", "light_on_dark", "transparent"])
+def test_notebook_07_tutorial_resize_is_preprocess_tutorial_resize(look):
+    namespace = run_cells("07_drawing_pad.ipynb", {"np": np, "Image": Image})
+    for digit in "0478":
+        canvas = render_strokes(example_strokes(digit), 280, pen_width=20, look=look)
+        np.testing.assert_array_equal(namespace["tutorial_resize"](canvas), preprocess.tutorial_resize(canvas))
+
+
+def test_notebook_07_recipe_steps_give_what_to_mnist_gives(recognizer):
+    names, ours, package = [], [], []
+    for name, canvas in canvases():
+        namespace = {"np": np, "Image": Image, "ndimage": ndimage, "preprocess": preprocess, "plots": plots}
+        run_cells("07_drawing_pad.ipynb", namespace := namespace | {"canvas": canvas}, tag="recipe-steps")
+        names.append(name)
+        ours.append(namespace["mnist_like"])
+        package.append(preprocess.to_mnist(canvas))
+    ours, package = np.stack(ours), np.stack(package)
+    assert ours.shape == package.shape == (len(names), 28, 28)
+    read_ours = recognizer.predict_mnist(ours).argmax(axis=1)
+    read_package = recognizer.predict_mnist(package).argmax(axis=1)
+    differ = [name for name, a, b in zip(names, read_ours, read_package, strict=True) if a != b]
+    assert not differ, f"the notebook's steps and to_mnist are read differently for: {differ}"
+    # Alike up to where a pixel's worth of ink falls (our steps round differently): compared at a 1-px blur.
+    for name, a, b in zip(names, ours, package, strict=True):
+        a, b = ndimage.gaussian_filter(a, 1), ndimage.gaussian_filter(b, 1)
+        assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.85, name
