@@ -54,6 +54,9 @@ WORK_MARGIN = 10
 MIN_CONTRAST = 0.2
 #: Differences from the background below this (0–1 scale) are noise, not ink.
 NOISE_FLOOR = 0.08
+#: At least this share of the image's frame must be paper (within the noise floor of its colour); otherwise the
+#: image is noise or speckle all over, not a drawing.
+PAPER_FRAME = 0.5
 #: A pixel is inked (for connected components and bounding boxes) above this coverage.
 INK_THRESHOLD = 0.35
 #: A connected piece of ink whose longest side is under this many stroke widths is a speck
@@ -152,6 +155,16 @@ def _background(pixels: np.ndarray) -> tuple[np.ndarray | None, bool]:
     return np.median(frame, axis=0), False
 
 
+def _frame_is_paper(pixels: np.ndarray, background: np.ndarray | None) -> bool:
+    """Whether most of the image's frame is plain paper (or transparent canvas).
+
+    A drawing may touch the frame here and there, but a frame of noise or speckle has no paper colour at all: then
+    the "ink" is everywhere and nothing in the image is a drawing.
+    """
+    frame = _border(pixels)[:, None, :]
+    return float(np.mean(_difference(frame, background) <= NOISE_FLOOR)) >= PAPER_FRAME
+
+
 def _difference(pixels: np.ndarray, background: np.ndarray | None) -> np.ndarray:
     """How far each pixel is from the paper (0-1, largest over the channels), or its opacity."""
     unit = np.float32(255.0 if pixels.dtype == np.uint8 else 1.0)
@@ -208,6 +221,9 @@ def extract_ink(image: np.ndarray) -> Ink:
     """
     array = validate_image(image)
     factor = max(1, -(-max(array.shape[:2]) // MAX_WORK_SIDE))
+    shape = (-(-array.shape[0] // factor), -(-array.shape[1] // factor))
+    if not _frame_is_paper(array, _background(array)[0]):
+        return Ink(np.zeros(shape, np.float32), factor)  # noise or speckle everywhere: no drawing on it
     difference = _ink_difference(array, factor)
     candidates = difference[difference > NOISE_FLOOR]
     # A high percentile rather than the max, so one hot pixel cannot set the scale.
@@ -329,6 +345,21 @@ def _fit_box(coverage: np.ndarray) -> np.ndarray | None:
     return np.clip(_resize(coverage, size, tuple(box)), 0.0, 1.0)
 
 
+def _ink_length(coverage: np.ndarray, width: float) -> float:
+    """How long the ink's strokes would be laid end to end, if they are ``width`` wide (area = w·L + πw²/4)."""
+    return (float(coverage.sum()) - np.pi * width * width / 4) / width
+
+
+def is_texture(coverage: np.ndarray) -> bool:
+    """Whether ink is a texture (noise, hatching, an area scribbled over) rather than strokes: far more ink length
+    than strokes of its width could lay across its extent (see :data:`MAX_INK_LENGTH`)."""
+    box = mask_box(coverage > INK_THRESHOLD)
+    if box is None:
+        return False
+    width = stroke_width(coverage[box.top : box.bottom, box.left : box.right])
+    return width > 0 and _ink_length(coverage, width) > MAX_INK_LENGTH * box.longest_side
+
+
 def is_dot(extent: float, width: float) -> bool:
     """Whether ink ``extent`` px across (strokes included) drawn ``width`` px wide is a dot or blob, not a digit."""
     return extent < DOT_EXTENT * width
@@ -352,8 +383,7 @@ def ink_to_mnist(coverage: np.ndarray) -> np.ndarray | None:
     width = stroke_width(crop)
     if width <= 0 or is_dot(extent, width):
         return None
-    area = float(crop.sum())
-    if (area - np.pi * width * width / 4) / width > MAX_INK_LENGTH * extent:
+    if _ink_length(crop, width) > MAX_INK_LENGTH * extent:
         return None  # noise or hatching, not strokes
     # Work at 4× the 20-px box: enough resolution to change the stroke width smoothly.
     scale = WORK_BOX / extent

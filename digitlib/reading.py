@@ -47,9 +47,11 @@ PIECE_THRESHOLD = max(preprocess.INK_THRESHOLD, 0.5)
 MIN_HEIGHT_WIDTHS = 3.0
 
 #: A block wider than this fraction of the typical height may hold several digits and gets candidate cuts.
-CUT_FROM = 0.5
-#: Cuts keep this fraction of the typical height from the block's ends and from each other.
+CUT_FROM = 0.6
+#: Cuts keep this fraction of the typical height from each other ...
 CUT_SPACING = 0.22
+#: ... and this fraction from the block's ends (a 1 touching its neighbour is hardly wider than the pen).
+END_SPACING = 0.22
 #: At most this many cuts per typical height of a block's width (and `MAX_CUTS` in all, per block).
 CUTS_PER_HEIGHT = 2.5
 MAX_CUTS = 24
@@ -72,6 +74,10 @@ WIDEST = 1.3
 SIZE_PENALTY = 5.0
 #: The score of leaving out a primitive that makes no image (a sliver or a dot).
 SKIP_SCORE = -1.5
+#: What a path pays for each stroke a cut inside a block goes through (a cut between strokes is free). A digit's
+#: parts often read as digits too (a 6 as a 1 and a 0); this makes a cut win only when the pieces read clearly
+#: better than the whole, and a cut through one touching point beats a cut through a loop.
+CUT_PENALTY = 0.3
 
 
 @dataclass(frozen=True)
@@ -173,13 +179,13 @@ def cuts_allowed(width: float, typical: float) -> int:
 def choose_cuts(positions: np.ndarray, profile: np.ndarray, typical: float, limit: int) -> list[float]:
     """Up to ``limit`` cut positions where the ``profile`` (ink per column at ``positions``) is lowest.
 
-    Cuts keep :data:`CUT_SPACING` of the typical height from the ends and from each other; among equally thin
-    columns the one nearest the block's middle goes first.
+    Cuts keep :data:`CUT_SPACING` of the typical height from each other and :data:`END_SPACING` from the ends;
+    among equally thin columns the one nearest the block's middle goes first.
     """
     if limit <= 0 or len(positions) < 3:
         return []
-    spacing = CUT_SPACING * typical
-    inside = (positions >= positions[0] + spacing) & (positions <= positions[-1] - spacing)
+    spacing, margin = CUT_SPACING * typical, END_SPACING * typical
+    inside = (positions >= positions[0] + margin) & (positions <= positions[-1] - margin)
     candidates, values = positions[inside], profile[inside]
     if not len(candidates):
         return []
@@ -214,6 +220,10 @@ class Ink:
         """A box in the ink's coordinates as canvas pixels."""
         return box
 
+    def cut_cost(self, block: list[int], x: float) -> float:
+        """What cutting ``block`` at ``x`` costs the path: :data:`CUT_PENALTY` for each stroke the cut goes through."""
+        raise NotImplementedError
+
 
 class StrokeInk(Ink):
     """Pen strokes (canvas px), each stroke a piece; a part of a block is its strokes cut to an x range."""
@@ -234,6 +244,15 @@ class StrokeInk(Ink):
         profile = (coverage > 0.5).sum(axis=0).astype(float)
         return box.left + (np.arange(size[0]) + 0.5) / scale, profile
 
+    def cut_cost(self, block: list[int], x: float) -> float:
+        # How often the pen crosses the vertical line at x: people lift the pen between digits, so a cut between
+        # strokes is free, and the more often the pen crosses, the likelier the line runs through one digit.
+        crossed = 0
+        for i in block:
+            xs = self.strokes[i][:, 0]
+            crossed += int(np.count_nonzero(np.diff(np.sign(xs - x)) != 0))
+        return CUT_PENALTY * crossed
+
     def _cut(self, index: int, left: float, right: float) -> list[np.ndarray]:
         """Stroke ``index`` cut to left <= x < right: the polyline's pieces in that band."""
         points = self.strokes[index]
@@ -246,7 +265,7 @@ class StrokeInk(Ink):
         for a, b in zip(points[:-1], points[1:], strict=True):
             # The part of segment a-b within the band, by the parameter t along it.
             dx = b[0] - a[0]
-            if dx == 0:
+            if abs(dx) < 1e-12:  # upright (or nearly: the division would overflow)
                 t0, t1 = (0.0, 1.0) if left <= a[0] < right else (1.0, 0.0)
             else:
                 ta, tb = (left - a[0]) / dx, (right - a[0]) / dx
@@ -337,6 +356,13 @@ class PixelInk(Ink):
     def canvas_box(self, box):
         return box.scaled(self.scale)
 
+    def cut_cost(self, block, x):
+        # The runs of ink down the column at x: how many strokes a cut there goes through.
+        column = int(np.clip(np.floor(x), 0, self.coverage.shape[1] - 1))
+        inked = np.isin(self.labels[:, column], np.asarray(block) + 1).astype(np.int8)
+        runs = int(np.count_nonzero(np.diff(np.concatenate([[0], inked])) == 1))
+        return CUT_PENALTY * runs
+
 
 def size_penalty(box: Box, typical: float) -> float:
     """How implausible a candidate of this ink box is as one digit of a number of digits ``typical`` tall."""
@@ -353,13 +379,16 @@ def read_number(ink: Ink, classify: Classify) -> list[Reading]:
     block_boxes = [Box.union(ink.boxes[i] for i in block) for block in blocks]
     typical = max(float(np.median([b.height for b in block_boxes])), MIN_HEIGHT_WIDTHS * ink.stroke_width, 1e-6)
 
-    # Primitives: each block, cut at its candidate cuts.
+    # Primitives: each block, cut at its candidate cuts. boundary_cost[k] is what a digit boundary before primitive
+    # k costs: nothing between blocks, the cut's cost inside one.
     primitives: list[Part] = []
+    boundary_cost: list[float] = []
     for index, (block, box) in enumerate(zip(blocks, block_boxes, strict=True)):
         limit = cuts_allowed(box.width, typical)
         cuts = choose_cuts(*ink.profile(block, box), typical, limit) if limit else []
         edges = [-np.inf, *cuts, np.inf]
         primitives += [Part(index, lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+        boundary_cost += [0.0] + [ink.cut_cost(block, x) for x in cuts]
 
     def extent(part: Part) -> tuple[float, float]:
         box = block_boxes[part.block]
@@ -412,6 +441,7 @@ def read_number(ink: Ink, classify: Classify) -> list[Reading]:
             else:
                 score = float(np.log(max(float(probabilities[index].max()), 1e-9))) + DIGIT_BONUS
                 score -= size_penalty(drawn[index][1], typical)
+            score -= boundary_cost[first] if first > 0 else 0.0
             if best[first] + score > best[last + 1]:
                 best[last + 1] = best[first] + score
                 back[last + 1] = (first, index)

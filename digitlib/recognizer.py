@@ -272,7 +272,10 @@ class Recognizer:
             ValueError: for a wrong dtype, shape, value range or NaNs.
         """
         ink = preprocess.extract_ink(image)
-        return self._read(reading.PixelInk(preprocess.remove_specks(ink.coverage), ink.scale))
+        coverage = preprocess.remove_specks(ink.coverage)
+        if preprocess.is_texture(coverage):
+            return NumberPrediction([])  # noise or a scribbled-over area: no number to read
+        return self._read(reading.PixelInk(coverage, ink.scale))
 
     def predict_number_strokes(
         self, strokes: Strokes, canvas_size: int | tuple[int, int], pen_width: float

@@ -118,7 +118,7 @@ def _clip_segment(a: np.ndarray, b: np.ndarray, low: np.ndarray, high: np.ndarra
     delta = b - a
     for axis in (0, 1):
         for p, q in ((-delta[axis], a[axis] - low[axis]), (delta[axis], high[axis] - a[axis])):
-            if p == 0:
+            if abs(p) < 1e-12:  # parallel to this edge (or nearly: the division would overflow)
                 if q < 0:
                     return None
                 continue
