@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from digitlib import mnist_stats
+from digitlib.calibration import Reliability, sure_rates
 from digitlib.images import image_batch
 
 RIGHT_COLOUR = "tab:green"
@@ -386,4 +387,70 @@ def plot_receptive_fields(image: np.ndarray, fields: Mapping[str, int], title: s
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8, frameon=False)
     ax.set_axis_off()
     ax.set_title(title or "What one value of each layer sees")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Confidence (notebook 08)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def plot_reliability(diagrams: Mapping[str, Reliability], title: str | None = None) -> Figure:
+    """Reliability diagrams side by side, one per entry of ``diagrams`` (a name -> `calibration.reliability`).
+
+    For each bin of the top probability, the bar is how often those predictions were right; the diagonal is where
+    a calibrated model's bars end (90% sure, right 90% of the time). Bars below it: overconfident; above it:
+    underconfident. The title of each panel gives the expected calibration error (ECE) and the count per bin is
+    written on the bars.
+    """
+    if not diagrams:
+        raise ValueError("give at least one reliability diagram, e.g. {'before': reliability(p, labels)}")
+    fig, axes = plt.subplots(1, len(diagrams), figsize=(4.2 * len(diagrams), 3.8), squeeze=False, layout="constrained")
+    plt.close(fig)
+    for ax, (name, diagram) in zip(axes[0], diagrams.items(), strict=True):
+        centres = (diagram.edges[:-1] + diagram.edges[1:]) / 2
+        width = float(diagram.edges[1] - diagram.edges[0]) * 0.9
+        used = diagram.counts > 0
+        bars = ax.bar(centres[used], diagram.accuracy[used], width=width, color="tab:blue", alpha=0.8, label="right")
+        ax.bar_label(bars, labels=[f"{n:,}" for n in diagram.counts[used]], fontsize=7, rotation=90, padding=2)
+        ax.plot([0, 1], [0, 1], "--", color="gray", lw=1, label="calibrated")
+        ax.plot(diagram.confidence[used], diagram.accuracy[used], "o", color="tab:red", ms=3, label="mean confidence")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.12)
+        ax.set_xlabel("top probability")
+        ax.set_ylabel("share right")
+        ax.set_title(f"{name}: ECE {diagram.expected_calibration_error:.2%}", fontsize=10)
+        ax.legend(loc="lower right", fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_threshold_tradeoff(
+    labels: np.ndarray, probabilities: np.ndarray, chosen: float | None = None, title: str | None = None
+) -> Figure:
+    """What a "not sure" threshold costs and saves: as it rises, more digits are shown as "not sure" (cost) and
+    fewer wrong ones are shown as sure (saved). ``chosen`` marks a threshold (e.g. the model card's)."""
+    thresholds = np.linspace(0.3, 0.995, 140)
+    rates = np.array([sure_rates(probabilities, labels, t) for t in thresholds])
+    fig, ax = _single(None, (6.4, 3.6))
+    ax.plot(thresholds, rates[:, 0], color="tab:orange", label='shown as "not sure"')
+    ax.plot(thresholds, rates[:, 1], color="tab:red", label="wrong but shown as sure")
+    if chosen is not None:
+        unsure, sure_wrong = sure_rates(probabilities, labels, chosen)
+        ax.axvline(chosen, color="gray", ls="--", lw=1)
+        ax.annotate(
+            f"{chosen:.3g}: {unsure:.1%} not sure, {sure_wrong:.2%} sure but wrong",
+            (chosen, max(unsure, sure_wrong)),
+            xytext=(-10, 20),
+            textcoords="offset points",
+            ha="right",
+            fontsize=8,
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel('threshold (top probability below it: "not sure")')
+    ax.set_ylabel("share of all digits (log scale)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or 'The "not sure" threshold: what it costs and saves')
     return fig

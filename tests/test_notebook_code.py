@@ -1,11 +1,12 @@
 """The code the notebooks show is the code digitlib runs.
 
-Notebooks 03, 04, 06 and 07 write out, in cells tagged ``same-as-package``, what `digitlib` also defines for the
-drawing pad and the command line: the three model architectures, the one-cycle schedule and ``compile``, the
-saliency gradient and SmoothGrad, the tutorials' canvas resize. These tests run those cells and check that they
-build and compute the same as the package, so the two cannot drift apart. Notebook 07's cells tagged
-``recipe-steps`` walk through the MNIST recipe in simpler code than `digitlib.preprocess.to_mnist`; they must give
-an image the model reads the same way and that looks the same, up to a pixel's worth of ink.
+Notebooks 03, 04, 06, 07 and 08 write out, in cells tagged ``same-as-package``, what `digitlib` also defines for
+the drawing pad and the command line: the three model architectures, the one-cycle schedule and ``compile``, the
+saliency gradient and SmoothGrad, the tutorials' canvas resize, temperature scaling and its fit. These tests run
+those cells and check that they build and compute the same as the package, so the two cannot drift apart.
+Notebook 07's cells tagged ``recipe-steps`` walk through the MNIST recipe in simpler code than
+`digitlib.preprocess.to_mnist`; they must give an image the model reads the same way and that looks the same, up
+to a pixel's worth of ink.
 
 Tags are cell metadata (JupyterLab shows them in the property inspector), so the lessons carry no test code.
 """
@@ -20,9 +21,9 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from scipy import ndimage
+from scipy import ndimage, optimize, special
 
-from digitlib import data, explain, models, plots, preprocess, training
+from digitlib import calibration, data, explain, models, plots, preprocess, training
 from digitlib._tf import keras, tf
 from digitlib.images import to_model_input
 from digitlib.render import example_strokes, fit_strokes, render_strokes
@@ -176,3 +177,39 @@ def test_notebook_07_recipe_steps_give_what_to_mnist_gives(recognizer):
     for name, a, b in zip(names, ours, package, strict=True):
         a, b = ndimage.gaussian_filter(a, 1), ndimage.gaussian_filter(b, 1)
         assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.85, name
+
+
+def overconfident_and_underconfident() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Probabilities whose best temperature is known: the softmax of random logits softened (factor < 1) or
+    sharpened (> 1) by a factor, with labels drawn from the unchanged softmax (so T = factor is about right)."""
+    rng = np.random.default_rng(0)
+    made = []
+    for factor in (0.3, 0.8, 2.5):
+        logits = rng.normal(0, 3, (2000, 10))
+        truth = special.softmax(logits, axis=1)
+        labels = np.array([rng.choice(10, p=row) for row in truth])
+        made.append((f"logits × {factor}", special.softmax(logits * factor, axis=1).astype(np.float32), labels))
+    return made
+
+
+def test_notebook_08_temperature_scaling_is_calibration_apply_and_fit_temperature(
+    shipped_probabilities, mnist_test_slice
+):
+    namespace = run_cells("08_real_handwriting.ipynb", {"np": np, "optimize": optimize, "special": special})
+    scale, fit, nll = (namespace[n] for n in ("temperature_scale", "fit_temperature", "negative_log_likelihood"))
+    sets = [("shipped model, MNIST", shipped_probabilities, mnist_test_slice[1]), *overconfident_and_underconfident()]
+    certain = np.eye(10, dtype=np.float32)[[3, 1, 4]]  # exact zeros: both take the log of 1e-12 instead
+    for temperature in (0.05, 0.3, 0.51, 1.0, 2.5, 20.0):
+        np.testing.assert_allclose(
+            scale(certain, temperature), calibration.apply_temperature(certain, temperature), atol=1e-12
+        )
+        for name, probabilities, _ in sets:
+            ours, package = scale(probabilities, temperature), calibration.apply_temperature(probabilities, temperature)
+            # The package computes in float64, the notebook in float32: alike up to float32's rounding (× 1/T).
+            np.testing.assert_allclose(ours, package, rtol=1e-4, atol=1e-6, err_msg=f"{name}, T = {temperature}")
+    for name, probabilities, labels in sets:
+        assert nll(probabilities, labels) == pytest.approx(calibration.negative_log_likelihood(probabilities, labels))
+        ours, package = fit(probabilities, labels), calibration.fit_temperature(probabilities, labels)
+        assert ours == pytest.approx(package, rel=1e-4), name
+    for factor, (name, probabilities, labels) in zip((0.3, 0.8, 2.5), sets[1:], strict=True):
+        assert fit(probabilities, labels) == pytest.approx(factor, rel=0.1), name  # T undoes the factor
