@@ -43,8 +43,6 @@ import traitlets
 from ipycanvas import MultiCanvas, hold_canvas
 
 from digitlib import pad_view
-from digitlib.boxes import Box
-from digitlib.recognizer import drawing_on_canvas
 from digitlib.render import Point, Stroke, check_strokes, render_strokes
 
 if TYPE_CHECKING:
@@ -62,10 +60,6 @@ PEN_WIDTH_RANGE = (6, 40)
 #: Canvas sides the pad accepts, in pixels: below 56 px (twice MNIST's 28) there is no room to draw a digit, and
 #: above 4000 px the canvas is larger than any screen and only costs memory in the browser and the kernel.
 CANVAS_SIDE_RANGE = (56, 4000)
-#: In number mode a stroke is saved whole with the digit that holds at least this share of its length; below it,
-#: the stroke runs through several digits (touching digits written without lifting the pen) and each digit gets
-#: its part, cut where the reader's digit boxes meet.
-WHOLE_STROKE_SHARE = 0.9
 
 INK_COLOUR = "#111111"
 PAPER_COLOUR = "#ffffff"
@@ -450,9 +444,7 @@ class DrawingPad(widgets.VBox):
                 f"drawing ({shown}): type one digit for each digit the pad shows, or clear and write the digits "
                 "further apart. Nothing was saved."
             )
-        parts = strokes_of_digits(
-            drawing_on_canvas(self._strokes, self.canvas_size, self.pen_width), [p.box for p in reading.digits]
-        )
+        parts = [p.strokes or () for p in reading.digits]  # the strokes (or parts) the reader read each digit from
         missing = [str(i) for i, strokes in enumerate(parts, 1) if not strokes]
         if missing:
             raise ValueError(
@@ -682,73 +674,6 @@ class DrawingPad(widgets.VBox):
             self.set_trait("error", None)
             self.error_area.value = ""
             self.error_area.layout.display = "none"
-
-
-# -- number mode: which strokes make which digit -------------------------------------------------
-
-
-def strokes_of_digits(strokes: Sequence[np.ndarray], boxes: Sequence[Box]) -> list[list[np.ndarray]]:
-    """Share a number's strokes among its digits, given each digit's box on the canvas (left to right).
-
-    The boxes are the reader's (``NumberPrediction.digits[i].box``): each holds its digit's ink and half a pen
-    width around it, and where the reader cut touching digits apart, two boxes meet at the cut. So a stroke goes
-    to the digit whose box holds most of its length, whole when that is at least `WHOLE_STROKE_SHARE` of it (a
-    stroke that strays a little into a neighbour's box stays in one piece). A stroke that runs through several
-    digits (two touching digits written without lifting the pen) is cut where the boxes meet, each digit getting
-    its part, as the reader cut it. Strokes in no box (marks the reader left out) belong to no digit.
-
-    Returns:
-        one list of strokes (float arrays (n, 2)) per box.
-    """
-    owned: list[list[np.ndarray]] = [[] for _ in boxes]
-    if not boxes:
-        return owned
-    edges = sorted({b.left for b in boxes} | {b.right for b in boxes})
-    for stroke in check_strokes(strokes):
-        points = _with_crossings(stroke, edges)
-        lengths = np.linalg.norm(np.diff(points, axis=0), axis=1)
-        if len(points) == 1 or not lengths.any():  # a dot: it goes where it lies
-            owner = _owners(points[:1], boxes)[0]
-            if owner >= 0:
-                owned[owner].append(stroke)
-            continue
-        owners = _owners((points[:-1] + points[1:]) / 2, boxes)  # each piece lies in one band between edges
-        inside = owners >= 0
-        shares = np.bincount(owners[inside], weights=lengths[inside], minlength=len(boxes))
-        if not shares.any():
-            continue
-        best = int(np.argmax(shares))
-        if shares[best] >= WHOLE_STROKE_SHARE * shares.sum():
-            owned[best].append(stroke)
-            continue
-        start = 0
-        for end in range(1, len(owners) + 1):  # runs of pieces with one owner make that digit's part
-            if end == len(owners) or owners[end] != owners[start]:
-                if owners[start] >= 0:
-                    owned[owners[start]].append(points[start : end + 1])
-                start = end
-    return owned
-
-
-def _with_crossings(points: np.ndarray, edges: Sequence[float]) -> np.ndarray:
-    """The polyline with a point added wherever it crosses one of the vertical lines ``x = edge``."""
-    out = [points[0]]
-    for a, b in zip(points[:-1], points[1:], strict=True):
-        dx = b[0] - a[0]
-        if dx:
-            out.extend(a + t * (b - a) for t in sorted((e - a[0]) / dx for e in edges) if 0 < t < 1)
-        out.append(b)
-    return np.array(out)
-
-
-def _owners(points: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-    """For each (x, y) point, the index of the box that holds it (the one whose middle is nearest, where boxes
-    overlap), or -1 for a point in no box."""
-    b = np.asarray(boxes, dtype=np.float64)  # (k, 4): left, top, right, bottom
-    x, y = points[:, :1], points[:, 1:]
-    inside = (x >= b[:, 0]) & (x <= b[:, 2]) & (y >= b[:, 1]) & (y <= b[:, 3])
-    distance = np.where(inside, np.abs(x - (b[:, 0] + b[:, 2]) / 2), np.inf)
-    return np.where(inside.any(axis=1), distance.argmin(axis=1), -1)
 
 
 # -- input checks ------------------------------------------------------------------------------

@@ -96,6 +96,7 @@ class Reading:
     box: Box  # on the canvas (canvas px)
     probabilities: np.ndarray  # (10,) as the classifier returned them
     image: np.ndarray  # the 28×28 image the model saw
+    strokes: tuple[np.ndarray, ...] | None = None  # the pen strokes (or parts of strokes) it was read from
 
 
 Classify = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) float32 images -> (N, 10) probabilities
@@ -212,8 +213,9 @@ class Ink:
         """x positions across ``box`` and how much ink of ``block`` each column holds."""
         raise NotImplementedError
 
-    def images(self, spans: list[list[tuple[list[int], float, float]]]) -> list[tuple[np.ndarray | None, Box | None]]:
-        """The MNIST image of each candidate, the union of its (block pieces, left, right) ink, and that ink's box."""
+    def images(self, spans: list[list[tuple[list[int], float, float]]]) -> list[tuple]:
+        """For each candidate, the union of its (block pieces, left, right) ink: its MNIST image (None when there
+        is nothing to read), that ink's box, and the strokes it is made of (None for pixels)."""
         raise NotImplementedError
 
     def canvas_box(self, box: Box) -> Box:
@@ -297,10 +299,10 @@ class StrokeInk(Ink):
                 for index in block:
                     strokes.extend(self._cut(index, left, right))
             if not strokes:
-                images.append((None, None))
+                images.append((None, None, None))
                 continue
             image = preprocess.strokes_to_mnist(CheckedStrokes(strokes), self.stroke_width)
-            images.append((image, Box.of_points(np.concatenate(strokes), self.stroke_width / 2)))
+            images.append((image, Box.of_points(np.concatenate(strokes), self.stroke_width / 2), tuple(strokes)))
         return images
 
 
@@ -350,7 +352,7 @@ class PixelInk(Ink):
                 mask[y0:y1, x0:x1] |= np.isin(self.owner[y0:y1, x0:x1], np.asarray(block) + 1)
             ink = np.where(mask, self.coverage, 0.0)
             box = preprocess.ink_box(ink)
-            images.append((preprocess.ink_to_mnist(ink), box) if box is not None else (None, None))
+            images.append((preprocess.ink_to_mnist(ink), box, None) if box is not None else (None, None, None))
         return images
 
     def canvas_box(self, box):
@@ -418,7 +420,7 @@ def read_number(ink: Ink, classify: Classify) -> list[Reading]:
             span[0], span[1] = min(span[0], part.left), max(span[1], part.right)
         spans.append([(blocks[b], lo, hi) for b, (lo, hi) in parts.items()])
     drawn = ink.images(spans)
-    images = [image for image, _ in drawn]
+    images = [image for image, _, _ in drawn]
     readable = [i for i, image in enumerate(images) if image is not None]
     probabilities = np.zeros((len(candidates), 10), dtype=np.float32)
     if readable:
@@ -459,5 +461,5 @@ def read_number(ink: Ink, classify: Classify) -> list[Reading]:
             lo, hi = extent(part)
             box = block_boxes[part.block]
             boxes.append(Box(lo, box.top, hi, box.bottom))
-        readings.append(Reading(ink.canvas_box(Box.union(boxes)), probabilities[index], images[index]))
+        readings.append(Reading(ink.canvas_box(Box.union(boxes)), probabilities[index], images[index], drawn[index][2]))
     return readings

@@ -58,6 +58,8 @@ class DigitPrediction:
         box: where the digit is on the canvas, a `digitlib.boxes.Box` (left, top, right, bottom) in canvas
             pixels, or None when there was nothing to read.
         threshold: the probability from which the recogniser calls a digit sure.
+        strokes: the pen strokes this digit was read from (a digit of a number read from strokes gets its own
+            strokes, or parts of them where the reader cut touching digits apart); None when read from pixels.
     """
 
     digit: int | None
@@ -66,6 +68,7 @@ class DigitPrediction:
     mnist_image: np.ndarray = field(repr=False)
     box: Box | None = None
     threshold: float = CONFIDENCE_THRESHOLD
+    strokes: tuple[np.ndarray, ...] | None = field(default=None, repr=False)
 
     @property
     def is_confident(self) -> bool:
@@ -200,15 +203,16 @@ class Recognizer:
         """Calibrated class probabilities (N, 10) for MNIST-style images (N, 28, 28) or (N, 28, 28, 1)."""
         return apply_temperature(self.raw_probabilities(images), self.temperature)
 
-    def _prediction(self, image: np.ndarray | None, box: Box | None, probabilities=None) -> DigitPrediction:
+    def _prediction(
+        self, image: np.ndarray | None, box: Box | None, probabilities=None, strokes=None
+    ) -> DigitPrediction:
         if image is None:
             return DigitPrediction(None, 0.0, np.zeros(10, dtype=np.float32), _BLANK_IMAGE, None, self.threshold)
         if probabilities is None:
             probabilities = self.predict_mnist(image[None])[0]
         digit = int(np.argmax(probabilities))
-        return DigitPrediction(
-            digit, float(probabilities[digit]), probabilities.astype(np.float32), image, box, self.threshold
-        )
+        confidence = float(probabilities[digit])
+        return DigitPrediction(digit, confidence, probabilities.astype(np.float32), image, box, self.threshold, strokes)
 
     # -- single digits -----------------------------------------------------------------------
 
@@ -251,13 +255,13 @@ class Recognizer:
         arrays = drawing_on_canvas(strokes, canvas_size, pen_width)
         mnist = preprocess.strokes_to_mnist(arrays, pen_width)
         box = Box.of_points(np.concatenate(arrays), pen_width / 2) if arrays else None
-        return self._prediction(mnist, box)
+        return self._prediction(mnist, box, strokes=tuple(arrays))
 
     # -- numbers -----------------------------------------------------------------------------
 
     def _read(self, ink: reading.Ink) -> NumberPrediction:
         digits = [
-            self._prediction(r.image, r.box, r.probabilities)
+            self._prediction(r.image, r.box, r.probabilities, r.strokes)
             for r in reading.read_number(ink, classify=self.predict_mnist)
         ]
         return NumberPrediction(digits)

@@ -18,8 +18,7 @@ import traitlets
 
 from digitlib import pad as pad_module
 from digitlib import pad_view
-from digitlib.boxes import Box
-from digitlib.pad import CANVAS_SIDE_RANGE, PEN_WIDTH_RANGE, DrawingPad, strokes_of_digits
+from digitlib.pad import CANVAS_SIDE_RANGE, PEN_WIDTH_RANGE, DrawingPad
 from digitlib.personal import PersonalDrawings
 from digitlib.recognizer import Recognizer
 from digitlib.render import example_strokes
@@ -611,17 +610,13 @@ def test_number_mode_right_saves_the_number_read(number_pad: DrawingPad, drawing
     assert drawings.labels == [4, 7]
 
 
-def test_strokes_of_digits_follows_the_boxes() -> None:
-    left, right = Box(0, 0, 100, 100), Box(100, 0, 200, 100)
-    across = np.array([[10.0, 50.0], [190.0, 50.0]])  # one stroke through both digits: cut where the boxes meet
-    mostly_left = np.array([[20.0, 20.0], [20.0, 80.0], [104.0, 80.0]])  # strays 4 px into the right box: whole
-    outside = np.array([[300.0, 50.0], [350.0, 60.0]])  # in no box: no digit's
-    dot = np.array([[150.0, 30.0]])
-    parts = strokes_of_digits([across, mostly_left, outside, dot], [left, right])
-    assert len(parts) == 2
-    (across_left, kept), (across_right, dot_part) = parts
-    np.testing.assert_allclose(across_left, [[10, 50], [100, 50]])
-    np.testing.assert_allclose(across_right, [[100, 50], [190, 50]])
-    np.testing.assert_array_equal(kept, mostly_left)
-    np.testing.assert_array_equal(dot_part, dot)
-    assert strokes_of_digits([across], []) == []
+def test_number_mode_saves_each_digit_with_the_strokes_it_was_read_from(number_pad: DrawingPad, drawings) -> None:
+    number_pad.add_strokes(example_strokes("47", number_pad.canvas_size))
+    reading = number_pad.prediction
+    number_pad.save_number("47")
+    saved = list(drawings)
+    assert [d.label for d in saved] == [4, 7]
+    for record, digit in zip(saved, reading.digits, strict=True):
+        assert len(record.strokes) == len(digit.strokes) > 0
+        for stored, read in zip(record.strokes, digit.strokes, strict=True):
+            np.testing.assert_allclose(np.asarray(stored), read, atol=1e-6)
