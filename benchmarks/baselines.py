@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlib.data import load_mnist
-from digitlib.evaluation import BASELINES_DIR, SavedRun, accuracy, predicted_digits
-from digitlib.evaluation import predict_probabilities
+from digitlib.evaluation import BASELINES_DIR, SavedRun, accuracy, predict_probabilities, predicted_digits
 from digitlib.training import get_recipe, train
 
 

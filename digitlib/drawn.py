@@ -33,6 +33,9 @@ PIXEL_SHARE = 0.4
 ROTATION_DEG = 10.0
 SHEAR = 0.25
 ASPECT = 0.15
+#: The smooth bending of `transform_strokes`: waves summed, and the largest shift as a share of the digit's size.
+BEND_WAVES = 3
+BEND = 0.08
 #: Share of the 0s, 1s, 4s and 7s given a style MNIST lacks.
 STYLE_PROB = 0.3
 #: The label that marks a nonsense image; its training target gives every digit the same probability.
@@ -41,17 +44,33 @@ NONSENSE = 10
 Strokes = list[np.ndarray]
 
 
-def _transform(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> Strokes:
-    """Rotate, slant and squeeze strokes a little about their centre (as people's hands vary)."""
+def transform_strokes(strokes: Sequence[np.ndarray], rng: np.random.Generator, bend: bool = True) -> Strokes:
+    """Strokes as another hand might have drawn them: rotated, slanted and squeezed a little about their centre,
+    and (with ``bend``) bent by a smooth random displacement, which changes loops, curves and where strokes meet
+    as affine changes cannot (the "elastic distortion" of Simard et al., 2003, done on the pen's path)."""
     points = np.concatenate(strokes)
-    centre = (points.min(axis=0) + points.max(axis=0)) / 2
+    low, high = points.min(axis=0), points.max(axis=0)
+    centre = (low + high) / 2
+    size = float(max((high - low).max(), 1e-6))
     angle = np.radians(rng.uniform(-ROTATION_DEG, ROTATION_DEG))
     shear = rng.uniform(-SHEAR, SHEAR)
     aspect = rng.uniform(-ASPECT, ASPECT)
     cos, sin = np.cos(angle), np.sin(angle)
     matrix = np.array([[cos, -sin], [sin, cos]]) @ np.array([[1.0, shear], [0.0, 1.0]])
     matrix = matrix @ np.diag([1.0 + aspect, 1.0 - aspect])
-    return [(s - centre) @ matrix.T for s in strokes]
+    moved = [(s - centre) @ matrix.T for s in strokes]
+    if not bend:
+        return moved
+    # A few waves of about a digit's size, each moving points by up to BEND of the digit's size.
+    waves = rng.normal(0, 1, (BEND_WAVES, 2, 2)) * (2 * np.pi / size)  # (wave, axis of movement, x/y frequency)
+    phases = rng.uniform(0, 2 * np.pi, (BEND_WAVES, 2))
+    amplitude = rng.uniform(0, BEND) * size / np.sqrt(BEND_WAVES)
+
+    def bent(stroke: np.ndarray) -> np.ndarray:
+        shift = np.sin(np.einsum("nd,wad->nwa", stroke, waves) + phases).sum(axis=1)
+        return stroke + amplitude * shift
+
+    return [bent(s) for s in moved]
 
 
 def _box(strokes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -91,8 +110,8 @@ def add_style(strokes: Sequence[np.ndarray], label: int, rng: np.random.Generato
         bottom = strokes[-1][np.argmax(strokes[-1][:, 1])]
         if kind in ("flag", "both"):
             # A European 1: a long up-stroke from the left into the top of the stem, drawn first.
-            reach = rng.uniform(0.25, 0.55) * h
-            drop = rng.uniform(0.2, 0.45) * h
+            reach = rng.uniform(0.2, 0.7) * h
+            drop = rng.uniform(0.1, 0.45) * h
             strokes.insert(0, _line((top[0] - reach, top[1] + drop), top))
         if kind in ("foot", "both"):
             half = rng.uniform(0.15, 0.3) * h
@@ -164,7 +183,7 @@ def render_pen_digits(
     images, labels = [], []
     for sample in samples:
         for _ in range(copies):
-            strokes = _transform(sample.strokes, rng)
+            strokes = transform_strokes(sample.strokes, rng)
             if styles and sample.label in (0, 1, 4, 7) and rng.random() < STYLE_PROB:
                 strokes = add_style(strokes, sample.label, rng)
             image = draw_like_the_pad(strokes, rng)
@@ -243,7 +262,7 @@ def nonsense_strokes(rng: np.random.Generator, digits: Sequence[PenDigit] = ()) 
         # Part of a digit cut off by a vertical line, as a wrong cut between touching digits leaves it.
         strokes = list(digits[int(rng.integers(len(digits)))].strokes)
         (x0, _), (x1, _) = _box(strokes)
-        cut = x0 + rng.uniform(0.35, 0.65) * (x1 - x0)
+        cut = x0 + rng.uniform(0.15, 0.85) * (x1 - x0)
         keep_left = rng.random() < 0.5
         parts = [_band(s, -np.inf, cut) if keep_left else _band(s, cut, np.inf) for s in strokes]
         parts = [p for piece in parts for p in piece]

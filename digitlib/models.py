@@ -94,9 +94,14 @@ ARCHITECTURES: dict[str, Callable[[], keras.Model]] = {
 }
 
 
-def build_model(name: str) -> keras.Model:
-    """Build the architecture called ``name`` (one of `ARCHITECTURES`)."""
+def build_model(name: str, **knobs) -> keras.Model:
+    """Build the architecture called ``name`` (one of `ARCHITECTURES`), with its knobs (``width=48`` for
+    digitlib_cnn)."""
     try:
-        return ARCHITECTURES[name]()
+        build = ARCHITECTURES[name]
     except KeyError:
         raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}") from None
+    try:
+        return build(**knobs)
+    except TypeError:
+        raise ValueError(f"{name} has no knobs {sorted(knobs)}") from None

@@ -494,7 +494,8 @@ def render_drawings(
             continue
         images.append(np.round(exact * 255).astype(np.uint8))
         for _ in range(renders - 1):
-            image = drawn.draw_like_the_pad(drawn._transform(strokes, rng), rng, from_pixels=rng.random() < pixel_share)
+            varied = drawn.transform_strokes(strokes, rng)
+            image = drawn.draw_like_the_pad(varied, rng, from_pixels=rng.random() < pixel_share)
             if image is not None:
                 images.append(image)
         labels += [drawing.label] * (len(images) - len(labels))

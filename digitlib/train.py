@@ -12,15 +12,9 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from typing import TYPE_CHECKING
 
+from digitlib import distribute
 from digitlib.model_files import SHIPPED_MODEL, trained_model_path
-
-if TYPE_CHECKING:
-    from digitlib._tf import tf
-
-#: The --strategy choices (see `make_strategy`).
-STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--strategy",
-        choices=STRATEGIES,
+        choices=distribute.STRATEGIES,
         default="default",
         help="tf.distribute strategy: 'mirrored' trains on all the GPUs of this machine, 'multi-worker' on several "
         "machines (run the same command on each, with its TF_CONFIG). Each replica takes a batch of the recipe's "
@@ -54,44 +48,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="with --strategy mirrored: split the CPU into N devices and mirror over them (to try it without GPUs)",
     )
     return parser.parse_args(argv)
-
-
-def make_strategy(name: str, cpu_replicas: int | None = None) -> tf.distribute.Strategy | None:
-    """The `tf.distribute` strategy called ``name`` (one of `STRATEGIES`; None for "default").
-
-    Call it before TensorFlow runs anything: a strategy fixes the devices, and ``cpu_replicas`` (mirrored only)
-    splits the CPU into that many logical devices, which TensorFlow allows only before it first uses them.
-    "multi-worker" reads the cluster and this process's task from ``TF_CONFIG``.
-    """
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}; choose one of {list(STRATEGIES)}")
-    if cpu_replicas is not None and name != "mirrored":
-        raise ValueError(f"cpu_replicas (--cpu-replicas) goes with the mirrored strategy, not {name!r}; leave it out")
-    if cpu_replicas is not None and (
-        isinstance(cpu_replicas, bool) or not isinstance(cpu_replicas, int) or cpu_replicas < 1
-    ):
-        raise ValueError(
-            f"cpu_replicas (--cpu-replicas) must be a number of devices of at least 1, got {cpu_replicas!r}"
-        )
-    from digitlib._tf import tf
-
-    if name == "multi-worker":
-        from digitlib.training import MultiWorkerStrategy
-
-        return MultiWorkerStrategy()
-    if name != "mirrored":
-        return None
-    if cpu_replicas is None:
-        return tf.distribute.MirroredStrategy()
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    try:
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
-    except RuntimeError:
-        raise ValueError(
-            "cpu_replicas can only be set before TensorFlow runs anything: make the strategy first "
-            "(in a notebook, restart the kernel)"
-        ) from None
-    return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(cpu_replicas)])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         subset=args.subset,
         validation_fraction=args.validation_fraction,
         backup_dir=None if backup == "none" else backup,
-        strategy=make_strategy(args.strategy, args.cpu_replicas),
+        strategy=distribute.make_strategy(args.strategy, args.cpu_replicas),
         command=command,
     )
     card = result.card

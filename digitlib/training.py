@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from digitlib import calibration, data, drawn, models, pen_digits
+from digitlib import calibration, data, distribute, drawn, models, pen_digits
 from digitlib._tf import keras, tf
 from digitlib.augment import AugmentConfig, augment_batch
 from digitlib.evaluation import evaluate_accuracy, predict_probabilities
@@ -57,6 +57,8 @@ class Recipe:
     nonsense_share: float = 0.0
     #: MNIST training images held out (with the validation writers' pen digits) to calibrate the confidence on.
     calibration_images: int = 0
+    #: The architecture's knobs, e.g. {"width": 40} for digitlib_cnn (its defaults when empty).
+    knobs: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,9 +79,10 @@ RECIPES: dict[str, Recipe] = {
         epochs=20,
         batch_size=256,
         label_smoothing=0.05,
-        pen_copies=8,
+        pen_copies=10,
         nonsense_share=0.15,
         calibration_images=3000,
+        knobs={"width": 40},
     ),
     # The classic tutorial with Adadelta's learning rate set to 1.0, as its code assumed before Keras 2.3
     # changed the default to 0.001 (with the default it reaches only ~43% after one epoch).
@@ -344,148 +347,6 @@ def _differences(saved: Any, wanted: Any, where: str = "") -> list[str]:
     return [] if saved == wanted else [f"{where}: {saved!r} then, {wanted!r} now"]
 
 
-class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
-    """`tf.distribute.MultiWorkerMirroredStrategy` as Keras 3's ``fit`` needs it (keras-team/keras#20585).
-
-    Keras 3.15 reduces each replica's scalar loss and metrics with ``axis=0``, which the plain strategy refuses
-    ("Invalid reduction dimension 0 for input with 0 dimensions"), and it reduces the (images, labels) pair of a
-    first batch, a nested structure the plain strategy cannot take although `tf.distribute.Strategy.reduce` says
-    it can ("Attempt to convert a value (PerReplica...)"). This one reduces a structure element by element and a
-    scalar across the replicas, as `tf.distribute.MirroredStrategy` does. It takes the same arguments and reads
-    ``TF_CONFIG`` the same way; create it before TensorFlow runs anything (once per process).
-    """
-
-    def reduce(self, reduce_op: str | tf.distribute.ReduceOp, value: Any, axis: int | None = None) -> Any:
-        """`tf.distribute.Strategy.reduce`, for each tensor of ``value``; a scalar is reduced across replicas."""
-        reduce_one = super().reduce
-
-        def one(item):
-            scalar = tf.convert_to_tensor(self.experimental_local_results(item)[0]).shape.rank == 0
-            return reduce_one(reduce_op, item, None if scalar else axis)
-
-        return tf.nest.map_structure(one, value)
-
-
-def _task(strategy: tf.distribute.Strategy | None) -> tuple[str, int] | None:
-    """This process's task in a cluster (from ``TF_CONFIG``), e.g. ``("worker", 1)``; None outside a cluster."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not getattr(resolver, "task_type", None):
-        return None
-    return resolver.task_type, int(resolver.task_id)
-
-
-def _is_chief(strategy: tf.distribute.Strategy | None) -> bool:
-    """Whether this process writes the results (always, except on the non-chief workers of a cluster)."""
-    task = _task(strategy)
-    if task is None or task[0] == "chief":
-        return True
-    spec = strategy.cluster_resolver.cluster_spec()
-    jobs = spec.jobs if spec else []
-    return task == ("worker", 0) and "chief" not in jobs  # without a "chief" task, worker 0 is the chief
-
-
-def _worker_folder(backup_dir: Path, strategy: tf.distribute.Strategy | None) -> Path:
-    """Where this process keeps its checkpoint: ``backup_dir`` itself, or in a cluster ``backup_dir/worker-1`` etc.
-
-    Every task of a cluster keeps its own (a folder shared between machines must not be written by two), the chief
-    included, so that ``backup_dir`` holds nothing but task folders.
-    """
-    task = _task(strategy)
-    return backup_dir if task is None else backup_dir / f"{task[0]}-{task[1]}"
-
-
-def _from_every_replica(strategy: tf.distribute.Strategy, value: int) -> list[int]:
-    """``value`` as each replica of the cluster gives it. A collective: every worker must call it at the same point."""
-    values = strategy.experimental_distribute_values_from_function(lambda _: tf.constant([value], tf.int64))
-    return [int(v) for v in np.asarray(strategy.gather(values, axis=0))]
-
-
-_WEIGHTS, _METADATA, _PREVIOUS = "latest.weights.h5", "training_metadata.json", ".bkp"  # names BackupAndRestore uses
-
-
-def _checkpoint_epoch(folder: Path, suffix: str = "") -> int:
-    """The epochs done in ``folder``'s checkpoint (``suffix=".bkp"``: the one before it); 0 when there is none."""
-    if not (folder / f"{_WEIGHTS}{suffix}").is_file():
-        return 0
-    try:
-        return int(json.loads((folder / f"{_METADATA}{suffix}").read_text())["epoch"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
-
-
-def _agree_on_checkpoint(folder: Path, strategy: tf.distribute.Strategy) -> None:
-    """Make every worker of a cluster resume from the same epoch (a collective, like `_from_every_replica`).
-
-    The workers write their checkpoints one after the other at the end of an epoch, so a run killed in between
-    leaves one an epoch ahead of another; resuming so would give the replicas different weights and numbers of
-    epochs. Each worker also keeps the checkpoint before its last (``double_checkpoint``): one that is ahead goes
-    back to it, or after the first epoch to none. Raises `ValueError` (on every worker) when that cannot agree.
-    """
-    own = _checkpoint_epoch(folder)
-    oldest = min(_from_every_replica(strategy, own))
-    can_agree = own == oldest or oldest == 0 or _checkpoint_epoch(folder, _PREVIOUS) == oldest
-    if min(_from_every_replica(strategy, int(can_agree))) == 0:
-        raise ValueError(
-            f"the workers' checkpoints are more than an epoch apart (this one's in {folder} has {own} epochs, the "
-            f"oldest {oldest}); delete the checkpoint folder on every machine to start the run afresh."
-        )
-    if own == oldest:
-        return
-    for name in (_WEIGHTS, _METADATA):
-        if oldest == 0:
-            (folder / name).unlink(missing_ok=True)
-        else:
-            os.replace(folder / f"{name}{_PREVIOUS}", folder / name)
-
-
-def _worker_dataset(
-    strategy: tf.distribute.Strategy,
-    images: np.ndarray,
-    labels: np.ndarray,
-    recipe: Recipe,
-    seed: int,
-    one_hot: bool,
-) -> tf.distribute.DistributedDataset:
-    """The training set of a cluster: worker ``i`` of ``n`` takes images ``i, i + n, i + 2n...`` of the (seeded,
-    on every worker the same) training set, and shuffles and augments only those, in batches of the recipe's size
-    for each of its replicas.
-
-    (Left to tf.data, the split would come after the augmentation: every worker would run the whole pipeline and
-    keep its share of it, so adding workers would not make the pipeline any faster.)
-    """
-
-    def pipeline(context: tf.distribute.InputContext) -> tf.data.Dataset:
-        part = slice(context.input_pipeline_id, None, context.num_input_pipelines)
-        batch = context.get_per_replica_batch_size(recipe.batch_size * strategy.num_replicas_in_sync)
-        return make_dataset(images[part], labels[part], batch, recipe.augment, shuffle=True, seed=seed, one_hot=one_hot)
-
-    return strategy.distribute_datasets_from_function(pipeline)
-
-
-def _build_from_local_batches(model: keras.Model) -> None:
-    """Make ``fit`` (and its validation) build the model's state from this process's own share of a first batch.
-
-    Under a strategy, Keras 3.15 adds up the replicas' shares of the first batch of every ``fit`` and ``evaluate``
-    only to learn its shapes; when a set does not split evenly (a validation set of 103 images on 2 replicas) the
-    shares differ in size and that fails ("Inputs to operation AddN ... must have the same size and shape", or
-    "Shape mismatch in the collective instance" between workers). One share's shapes are as good, and need no
-    collective. This replaces Keras's private ``_maybe_symbolic_build`` of this one model; tests/test_distribute.py
-    fails if a new Keras changes it.
-    """
-    strategy = model.distribute_strategy
-
-    def build(iterator=None, data_batch=None):
-        if iterator is not None:
-            for _, _, batches in iterator:
-                first = next(batches)
-                data_batch = tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0], first)
-                break
-        with strategy.scope():
-            model._symbolic_build(data_batch=data_batch)
-
-    model._maybe_symbolic_build = build
-
-
 def train(
     recipe: str | Recipe = "digitlib",
     epochs: int | None = None,
@@ -531,22 +392,16 @@ def train(
     check_subset(subset)
     if not 0.0 <= validation_fraction < 1.0:
         raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and not isinstance(
-        strategy, MultiWorkerStrategy
-    ):
-        raise ValueError(
-            "Keras 3 cannot train under a plain tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585); "
-            "create a digitlib.training.MultiWorkerStrategy instead, with the same arguments, in a new process."
-        )
-    chief = _is_chief(strategy)
-    cluster = _task(strategy) is not None
+    distribute.check_strategy(strategy)
+    chief = distribute.is_chief(strategy)
+    cluster = distribute.cluster_task(strategy) is not None
     output = check_model_path(output) if output is not None else None
     if output is not None and chief:
         remove_leftovers(output.parent)  # half-written files of a save that was killed
     record = _run_record(recipe, seed, subset, validation_fraction)
     backup = None
     if backup_dir is not None:
-        backup = _worker_folder(Path(backup_dir), strategy)
+        backup = distribute.worker_folder(Path(backup_dir), strategy)
         check_backup(backup, record)
         try:
             data.check_data_folder(backup)
@@ -564,7 +419,7 @@ def train(
     replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     global_batch = recipe.batch_size * replicas
     if cluster:
-        train_ds = _worker_dataset(strategy, x_train, y_train, recipe, seed, one_hot)
+        train_ds = distribute.worker_dataset(strategy, x_train, y_train, recipe, seed, one_hot)
     else:
         train_ds = make_dataset(
             x_train, y_train, global_batch, recipe.augment, shuffle=True, seed=seed, one_hot=one_hot
@@ -573,9 +428,10 @@ def train(
 
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
-        model = compile_model(models.build_model(recipe.architecture), recipe, steps_per_epoch, replicas)
+        model = models.build_model(recipe.architecture, **recipe.knobs)
+        compile_model(model, recipe, steps_per_epoch, replicas)
     if strategy is not None:
-        _build_from_local_batches(model)
+        distribute.build_from_local_batches(model)
 
     # The backup callback goes first, so an epoch's checkpoint is written before any other callback can stop the
     # run; it is kept at the end of training and deleted only once the model is saved.
@@ -586,7 +442,7 @@ def train(
         # In a cluster the checkpoint before the last is kept as well, for `_agree_on_checkpoint`.
         extra = [keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=cluster, delete_checkpoint=False)]
         if cluster:
-            _agree_on_checkpoint(backup, strategy)
+            distribute.agree_on_checkpoint(backup, strategy)
     start = time.perf_counter()
     history = model.fit(
         train_ds,
@@ -613,7 +469,7 @@ def train(
         path = save_model(model, output, card)
     if cluster:
         # Wait for the chief's save: if it fails, every worker still has its checkpoint to resume from.
-        _from_every_replica(strategy, 1)
+        distribute.from_every_replica(strategy, 1)
     if backup is not None:
         remove_backup(backup)  # only now: the model is saved
         if cluster:

@@ -18,9 +18,9 @@ import pytest
 
 from digitlib import training
 from digitlib._tf import tf
+from digitlib.distribute import make_strategy
 from digitlib.evaluation import evaluate_accuracy
 from digitlib.model_files import load_card, load_model
-from digitlib.train import make_strategy
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ MIRRORED_RUN = """
 import json, sys
 from pathlib import Path
 
-from digitlib.train import make_strategy
+from digitlib.distribute import make_strategy
 
 strategy = make_strategy("mirrored", cpu_replicas=2)  # before anything else uses TensorFlow
 
@@ -75,7 +75,7 @@ report["train_images"] = result.card["train_images"]
 HANGING_WORKER = """
 import sys, time
 
-from digitlib.train import make_strategy
+from digitlib.distribute import make_strategy
 
 strategy = make_strategy("multi-worker")
 
@@ -146,7 +146,7 @@ def test_make_strategy_checks_its_arguments_before_touching_tensorflow():
 def test_train_refuses_a_plain_multi_worker_strategy():
     # An instance that was never initialised: creating a real one would set up collectives in this process.
     plain = object.__new__(tf.distribute.MultiWorkerMirroredStrategy)
-    with pytest.raises(ValueError, match="create a digitlib.training.MultiWorkerStrategy instead"):
+    with pytest.raises(ValueError, match="create a digitlib.distribute.MultiWorkerStrategy instead"):
         training.train("simple", subset=32, strategy=plain)
 
 
