@@ -102,7 +102,7 @@ def plain_fine_tune(rec: Recognizer, drawings: PersonalDrawings, seed: int) -> R
     own_x, own_y = [], []
     for drawing in drawings:
         for _ in range(BASELINE["renders"]):
-            image = drawn.draw_like_the_pad(drawn.transform_strokes(drawing.on_canvas(), rng), rng)
+            image = drawn.draw_like_the_pad(drawn.transform_strokes(drawing.on_canvas(), rng, bend=True), rng)
             if image is not None:
                 own_x.append(image)
                 own_y.append(drawing.label)

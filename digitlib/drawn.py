@@ -44,7 +44,7 @@ NONSENSE = 10
 Strokes = list[np.ndarray]
 
 
-def transform_strokes(strokes: Sequence[np.ndarray], rng: np.random.Generator, bend: bool = True) -> Strokes:
+def transform_strokes(strokes: Sequence[np.ndarray], rng: np.random.Generator, bend: bool = False) -> Strokes:
     """Strokes as another hand might have drawn them: rotated, slanted and squeezed a little about their centre,
     and (with ``bend``) bent by a smooth random displacement, which changes loops, curves and where strokes meet
     as affine changes cannot (the "elastic distortion" of Simard et al., 2003, done on the pen's path)."""

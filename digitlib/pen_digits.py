@@ -21,6 +21,7 @@ import gzip
 import hashlib
 import json
 import os
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +131,8 @@ def read_pen_digits(path: str | os.PathLike, sha256: str | None = None) -> list[
     kept = [s for s in samples if s is not None]
     if not kept:
         raise PenDigitsError(f"{path}: no sample has any stroke points.")
+    if len(kept) < len(samples):
+        warnings.warn(f"{path}: skipped {len(samples) - len(kept)} samples without stroke points", stacklevel=2)
     return kept
 
 

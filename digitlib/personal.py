@@ -494,7 +494,7 @@ def render_drawings(
             continue
         images.append(np.round(exact * 255).astype(np.uint8))
         for _ in range(renders - 1):
-            varied = drawn.transform_strokes(strokes, rng)
+            varied = drawn.transform_strokes(strokes, rng, bend=True)
             image = drawn.draw_like_the_pad(varied, rng, from_pixels=rng.random() < pixel_share)
             if image is not None:
                 images.append(image)

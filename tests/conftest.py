@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from digitlib import data
-from digitlib.recognizer import Recognizer
 from digitlib.evaluation import predict_probabilities
+from digitlib.recognizer import Recognizer
 
 
 def quiet(_message: str) -> None:

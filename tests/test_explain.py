@@ -56,7 +56,8 @@ def test_feature_maps_default_to_what_the_first_convolution_passes_on(shipped, m
     after = explain.activation_of(shipped, first_conv)
     assert isinstance(shipped.get_layer(after), keras.layers.ReLU)
     maps = explain.feature_maps(shipped, mnist_test_slice[0][0])
-    assert maps.shape == (14, 14, 32)  # the first convolution has stride 2
+    filters = shipped.get_layer(first_conv).filters
+    assert maps.shape == (14, 14, filters)  # the first convolution has stride 2
     assert maps.min() >= 0
     raw = explain.feature_maps(shipped, mnist_test_slice[0][0], layer=first_conv)
     assert raw.min() < 0, "the raw convolution is signed; the ReLU after it is not"

@@ -18,9 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from digitlib import drawn
+from digitlib import drawn, preprocess
 from digitlib.pad import DrawingPad
+from digitlib.pen_digits import load_pen_digits
 from digitlib.render import LOOKS, coverage_to_look, render_coverage, render_strokes, template_strokes
+
 
 def budget(examples: int) -> settings:
     """A fixed number of generated inputs, the same ones every run (derandomised), with no time limit per input."""
@@ -246,3 +248,13 @@ def test_the_pad_refuses_bad_strokes_clearly_and_keeps_its_drawing(recognizer, s
         assert str(error)
         assert pad.strokes == before  # nothing half-added
     assert pad.error is None or isinstance(pad.error, str)
+
+
+def test_a_zigzag_is_no_digit_but_no_shipped_pen_digit_is_a_zigzag(recognizer):
+    # A pen going up and down like a spring is a scribble however upright it stands (the model alone read this
+    # one as a 1, sure); every real digit turns back far less often.
+    spring = [[(140 + (25 if i % 2 else -25), 40 + 16 * i) for i in range(13)]]
+    assert preprocess.sharp_turns(spring) > preprocess.MAX_SHARP_TURNS
+    assert recognizer.predict_strokes(spring, 280, 16).digit is None
+    samples = load_pen_digits("all")
+    assert max(preprocess.sharp_turns(s.strokes) for s in samples) <= preprocess.MAX_SHARP_TURNS
