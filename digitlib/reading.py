@@ -48,11 +48,10 @@ MIN_HEIGHT_WIDTHS = 3.0
 
 #: A block wider than this fraction of the typical height may hold several digits and gets candidate cuts.
 CUT_FROM = 0.6
-#: Cuts keep this fraction of the typical height from each other and from the block's ends ...
+#: Cuts keep this fraction of the typical height from each other ...
 CUT_SPACING = 0.22
-#: ... or only this fraction from an end when what they cut off is tall (a 1 touching its neighbour is hardly
-#: wider than the pen).
-END_SPACING = 0.1
+#: ... and this fraction from the block's ends (a 1 touching its neighbour is hardly wider than the pen).
+END_SPACING = 0.22
 #: At most this many cuts per typical height of a block's width (and `MAX_CUTS` in all, per block).
 CUTS_PER_HEIGHT = 2.5
 MAX_CUTS = 24
@@ -178,50 +177,17 @@ def cuts_allowed(width: float, typical: float) -> int:
     return int(min(MAX_CUTS, np.ceil(CUTS_PER_HEIGHT * width / typical)))
 
 
-@dataclass(frozen=True)
-class Profile:
-    """A block's ink column by column: where each column is, how much ink it holds, and its ink's top and bottom."""
+def choose_cuts(positions: np.ndarray, profile: np.ndarray, typical: float, limit: int) -> list[float]:
+    """Up to ``limit`` cut positions where the ``profile`` (ink per column at ``positions``) is lowest.
 
-    positions: np.ndarray  # x of each column (the ink's own coordinates)
-    counts: np.ndarray  # inked pixels in each column
-    tops: np.ndarray  # y of the column's highest ink (NaN where there is none)
-    bottoms: np.ndarray  # y of its lowest ink (NaN where there is none)
-
-    @classmethod
-    def of_mask(cls, mask: np.ndarray, positions: np.ndarray, y0: float = 0.0, y_scale: float = 1.0) -> Profile:
-        """The profile of a boolean ink mask: its columns sit at ``positions``, its row r at y0 + r / y_scale."""
-        rows = np.arange(mask.shape[0], dtype=float)[:, None]
-        any_ink = mask.any(axis=0)
-        tops = np.where(any_ink, np.where(mask, rows, np.inf).min(axis=0), np.nan)
-        bottoms = np.where(any_ink, np.where(mask, rows + 1, -np.inf).max(axis=0), np.nan)
-        return cls(positions, mask.sum(axis=0).astype(float), y0 + tops / y_scale, y0 + bottoms / y_scale)
-
-    def height_beyond(self, x: float, left: bool) -> float:
-        """How tall the ink left (or right) of ``x`` is."""
-        side = self.positions < x if left else self.positions > x
-        if not side.any() or np.all(np.isnan(self.tops[side])):
-            return 0.0
-        return float(np.nanmax(self.bottoms[side]) - np.nanmin(self.tops[side]))
-
-
-def choose_cuts(profile: Profile, typical: float, limit: int) -> list[float]:
-    """Up to ``limit`` cut positions where the profile holds least ink.
-
-    Cuts keep :data:`CUT_SPACING` of the typical height from each other and from the block's ends, except that a
-    cut as near as :data:`END_SPACING` to an end is allowed when the ink it cuts off is tall (a 1 touching its
-    neighbour, not a bar's end or a tail); among equally thin columns the one nearest the block's middle goes first.
+    Cuts keep :data:`CUT_SPACING` of the typical height from each other and :data:`END_SPACING` from the ends;
+    among equally thin columns the one nearest the block's middle goes first.
     """
-    positions = profile.positions
     if limit <= 0 or len(positions) < 3:
         return []
     spacing, margin = CUT_SPACING * typical, END_SPACING * typical
     inside = (positions >= positions[0] + margin) & (positions <= positions[-1] - margin)
-    near_end = inside & ((positions < positions[0] + spacing) | (positions > positions[-1] - spacing))
-    for index in np.flatnonzero(near_end):
-        x = positions[index]
-        cut_off = profile.height_beyond(x, left=x < (positions[0] + positions[-1]) / 2)
-        inside[index] = cut_off >= SHORTEST * typical
-    candidates, values = positions[inside], profile.counts[inside]
+    candidates, values = positions[inside], profile[inside]
     if not len(candidates):
         return []
     middle = (positions[0] + positions[-1]) / 2
@@ -243,8 +209,8 @@ class Ink:
     #: The stroke width in the ink's own coordinates.
     stroke_width: float
 
-    def profile(self, block: list[int], box: Box) -> Profile:
-        """The ink of ``block`` across ``box``, column by column."""
+    def profile(self, block: list[int], box: Box) -> tuple[np.ndarray, np.ndarray]:
+        """x positions across ``box`` and how much ink of ``block`` each column holds."""
         raise NotImplementedError
 
     def images(self, spans: list[list[tuple[list[int], float, float]]]) -> list[tuple]:
@@ -270,15 +236,15 @@ class StrokeInk(Ink):
         half = pen_width / 2
         self.boxes = [Box.of_points(s, half) for s in strokes]
 
-    def profile(self, block: list[int], box: Box) -> Profile:
-        # Draw the block small (its height ~ 48 px, at most 2048 px wide) and look at its columns.
+    def profile(self, block: list[int], box: Box) -> tuple[np.ndarray, np.ndarray]:
+        # Draw the block small (its height ~ 48 px, at most 2048 px wide) and count the inked pixels of each column.
         scale = min(48.0 / max(box.height, 1e-6), 2048.0 / max(box.width, 1e-6))
         shift = np.array([box.left, box.top])
         drawn = CheckedStrokes((self.strokes[i] - shift) * scale for i in block)
         size = (max(3, int(np.ceil(box.width * scale))), max(3, int(np.ceil(box.height * scale))))
         coverage = render_coverage(drawn, size, max(self.stroke_width * scale, 1.0), supersample=1)
-        positions = box.left + (np.arange(size[0]) + 0.5) / scale
-        return Profile.of_mask(coverage > 0.5, positions, box.top, scale)
+        profile = (coverage > 0.5).sum(axis=0).astype(float)
+        return box.left + (np.arange(size[0]) + 0.5) / scale, profile
 
     def cut_cost(self, block: list[int], x: float) -> float:
         # How often the pen crosses the vertical line at x: people lift the pen between digits, so a cut between
@@ -371,7 +337,7 @@ class PixelInk(Ink):
     def profile(self, block, box):
         left, top, right, bottom = (int(v) for v in box)
         region = np.isin(self.labels[top:bottom, left:right], np.asarray(block) + 1)
-        return Profile.of_mask(region, np.arange(left, right) + 0.5, top)
+        return np.arange(left, right) + 0.5, region.sum(axis=0).astype(float)
 
     def images(self, spans):
         images = []
@@ -421,7 +387,7 @@ def read_number(ink: Ink, classify: Classify) -> list[Reading]:
     boundary_cost: list[float] = []
     for index, (block, box) in enumerate(zip(blocks, block_boxes, strict=True)):
         limit = cuts_allowed(box.width, typical)
-        cuts = choose_cuts(ink.profile(block, box), typical, limit) if limit else []
+        cuts = choose_cuts(*ink.profile(block, box), typical, limit) if limit else []
         edges = [-np.inf, *cuts, np.inf]
         primitives += [Part(index, lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
         boundary_cost += [0.0] + [ink.cut_cost(block, x) for x in cuts]
