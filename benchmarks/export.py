@@ -21,22 +21,11 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from inference import measure  # the same timing as benchmarks/inference.py (this folder is on sys.path)
+
 QUANTIZATIONS = {"tflite float32": None, "tflite float16": "float16", "tflite int8": "int8"}
-
-
-def measure(function: Callable[[], object], repeats: int, warmup: int = 10) -> list[float]:
-    """Wall-clock milliseconds of each of ``repeats`` calls, after ``warmup`` calls."""
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - start) * 1000)
-    return times
 
 
 def main(argv: list[str] | None = None) -> int:

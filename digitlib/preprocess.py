@@ -247,14 +247,6 @@ def ink_box(coverage: np.ndarray) -> Box | None:
     return mask_box(coverage > INK_THRESHOLD)
 
 
-def ink_mask(image: np.ndarray) -> np.ndarray:
-    """Boolean mask of the inked pixels of a canvas image (see :func:`extract_ink`).
-
-    The mask has the image's size divided by ``extract_ink(image).scale``.
-    """
-    return extract_ink(image).coverage > INK_THRESHOLD
-
-
 def stroke_width(coverage: np.ndarray) -> float:
     """Estimate the typical stroke width of ink, in pixels.
 

@@ -211,12 +211,6 @@ def test_bad_pen_width_for_strokes():
         pp.strokes_to_mnist(template_strokes(1), 0)
 
 
-def test_ink_mask_marks_the_strokes():
-    image = render_strokes([[(20, 50), (80, 50)]], 100, 6, "light_on_dark")
-    mask = pp.ink_mask(image)
-    assert mask.dtype == bool and mask[50, 50] and not mask[10, 10]
-
-
 @st.composite
 def any_canvas(draw):
     dtype = draw(st.sampled_from([np.uint8, np.float32, np.float64, np.bool_, np.int32, np.float16]))
