@@ -263,33 +263,30 @@ class StrokeInk(Ink):
             return [points]
         if len(points) == 1:
             return [points] if left <= xs[0] < right else []
-        pieces, current = [], []
-        for a, b in zip(points[:-1], points[1:], strict=True):
-            # The part of segment a-b within the band, by the parameter t along it.
-            dx = b[0] - a[0]
-            if abs(dx) < 1e-12:  # upright (or nearly: the division would overflow)
-                t0, t1 = (0.0, 1.0) if left <= a[0] < right else (1.0, 0.0)
-            else:
-                ta, tb = (left - a[0]) / dx, (right - a[0]) / dx
-                t0, t1 = max(0.0, min(ta, tb)), min(1.0, max(ta, tb))
-            if t0 >= t1:
-                if current:
-                    pieces.append(np.array(current))
-                    current = []
-                continue
-            start, end = a + t0 * (b - a), a + t1 * (b - a)
-            if current and np.allclose(current[-1], start):
-                current.append(end)
-            else:
-                if current:
-                    pieces.append(np.array(current))
-                current = [start, end]
-            if t1 < 1.0:
-                pieces.append(np.array(current))
-                current = []
-        if current:
-            pieces.append(np.array(current))
-        return pieces
+        # For every segment a-b at once, the part within the band, by the parameter t along it (vectorised: a
+        # stroke of thousands of points is cut for every candidate digit).
+        a, b = points[:-1], points[1:]
+        dx = b[:, 0] - a[:, 0]
+        upright = np.abs(dx) < 1e-12  # (or nearly: the division would overflow)
+        inside = (left <= a[:, 0]) & (a[:, 0] < right)
+        safe_dx = np.where(upright, 1.0, dx)
+        ta, tb = (left - a[:, 0]) / safe_dx, (right - a[:, 0]) / safe_dx
+        t0 = np.where(upright, np.where(inside, 0.0, 1.0), np.maximum(0.0, np.minimum(ta, tb)))
+        t1 = np.where(upright, np.where(inside, 1.0, 0.0), np.minimum(1.0, np.maximum(ta, tb)))
+        kept = np.flatnonzero(t0 < t1)
+        if not len(kept):
+            return []
+        starts = a + t0[:, None] * (b - a)
+        ends = a + t1[:, None] * (b - a)
+        # A kept segment continues the piece before it when it follows a kept segment that ran to its end, and
+        # starts at its own beginning.
+        joined = np.zeros(len(kept), dtype=bool)
+        joined[1:] = (kept[1:] == kept[:-1] + 1) & (t1[kept[:-1]] >= 1.0) & (t0[kept[1:]] <= 0.0)
+        firsts = [*np.flatnonzero(~joined), len(kept)]
+        return [
+            np.vstack([starts[kept[first]], ends[kept[first:stop]]])
+            for first, stop in zip(firsts[:-1], firsts[1:], strict=True)
+        ]
 
     def images(self, spans):
         images = []
