@@ -122,7 +122,8 @@ def _seconds(value: float | None) -> str:
 
 def markdown_report(results: list[SpeedResult], target: float, command: str, train_images: int) -> str:
     lines = [
-        f"Training speed on {train_images:,} training images; test accuracy on all 10,000 test images after "
+        f"Training speed on {train_images:,} MNIST training images (a recipe that also draws pen digits and "
+        "nonsense, as digitlib's does, adds those to every epoch); test accuracy on all 10,000 test images after "
         f"every epoch (not timed). Target: {target:.1%}.",
         "",
         "| recipe | model | parameters | epochs run (of budget) | first epoch | later epochs (mean) "
