@@ -45,8 +45,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The unit tests run on every core (pytest-xdist), a test file per worker so its fixtures load once.
 unit: setup browser-deps
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n auto --dist loadfile tests
 
 nbval: setup
 	$(BIN)/python -m pytest --nbval notebooks/
