@@ -106,7 +106,7 @@ def plain_fine_tune(rec: Recognizer, drawings: PersonalDrawings, seed: int) -> R
             if image is not None:
                 own_x.append(image)
                 own_y.append(drawing.label)
-    pool = personal.replay_pool()
+    pool = personal.replay_pool(card=rec.card)
     count = round(BASELINE["mnist_replay"] * len(own_x))
     index = rng.choice(len(pool.mnist_images), count, replace=False)
     x = np.concatenate([np.array(own_x, np.uint8), pool.mnist_images[index]])
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     (_, _), (x_test, y_test) = data.load_mnist(progress=lambda _m: None)
     mnist_before = evaluate_accuracy(rec.model, x_test, y_test)
     start = time.perf_counter()
-    personal.replay_pool()
+    personal.replay_pool(card=rec.card)
     pool_seconds = time.perf_counter() - start
     print(f"base model {rec.name}: MNIST test {mnist_before:.2%}; replay pool ready in {pool_seconds:.1f} s")
     print(f"settings: {dataclasses.asdict(settings)}")

@@ -19,7 +19,7 @@ Nothing leaves the machine unless you `export` it, to a file of your choice in t
 places and pens, a little rotation and slant; mostly through the strokes path the pad uses, some through canvas
 pixels), mixes in a replay of MNIST and of the training writers' pen digits and nonsense (so the model does not
 forget what it knew, nor that a scribble is no digit), and trains a copy of the model for a few epochs (peak
-learning rate a third of the training recipe's) with its batch-norm statistics frozen (a few hundred images of
+learning rate 1e-3, a third of the shipped recipe's) with its batch-norm statistics frozen (a few hundred images of
 one writer would drag them away from everyone else's). It then refits the temperature on images the fine-tune
 never saw (MNIST's 3,000 calibration images and held-out pen-digit drawings) and chooses the "not sure"
 threshold at which the new model is no more often sure but wrong there than the base model, so the confidence
@@ -514,17 +514,18 @@ _POOL_NONSENSE = 300
 class ReplayPool:
     """Images that remind a fine-tune of what the model knew, and held-out images to calibrate it on."""
 
-    mnist_images: np.ndarray  # MNIST training images, without the shipped recipe's 3,000 calibration images
+    mnist_images: np.ndarray  # MNIST training images, without the base model's calibration images
     mnist_labels: np.ndarray
     pen_images: np.ndarray  # the training writers' pen digits, drawn the pad's way
     pen_labels: np.ndarray
     nonsense: np.ndarray  # images that are no digit
-    calibration_images: np.ndarray  # the 3,000 MNIST calibration images, then held-out pen-digit drawings
+    calibration_images: np.ndarray  # the base model's MNIST calibration images, then held-out pen-digit drawings
     calibration_labels: np.ndarray
     calibration_sources: dict[str, int]
 
 
-_pool: ReplayPool | None = None
+# One pool per way a base model split MNIST (see `replay_pool`).
+_pools: dict[tuple, ReplayPool] = {}
 
 
 def _pool_file() -> Path:
@@ -551,30 +552,55 @@ def _draw_pool(progress: Callable[[str], None]) -> dict[str, np.ndarray]:
     return {"pen_x": pen_x, "pen_y": pen_y, "cal_x": cal_x, "cal_y": cal_y, "nonsense": junk}
 
 
-def replay_pool(progress: Callable[[str], None] | None = None) -> ReplayPool:
-    """The replay pool, drawn on first use and kept in memory and in the data folder (``replay/``)."""
-    global _pool
-    if _pool is not None:
-        return _pool
-    progress = progress or (lambda _message: None)
+def _calibration_split(card: dict[str, Any]) -> tuple[int, int, int | None, float]:
+    """How the model of ``card`` split MNIST: its recipe's calibration images, seed, subset and validation share
+    (a card without them is the shipped recipe's defaults)."""
+    from digitlib.training import get_recipe
+
+    recipe = card.get("recipe") or {}
+    images = recipe.get("calibration_images", get_recipe("digitlib").calibration_images)
+    return int(images), int(card.get("seed", 0)), card.get("subset"), float(card.get("validation_fraction", 0.0))
+
+
+def _pool_drawings(progress: Callable[[str], None]) -> dict[str, np.ndarray]:
+    """The pool's drawings (the same for every model): from the data folder, or drawn now and kept there."""
     path = _pool_file()
-    drawings = None
     with contextlib.suppress(OSError, ValueError, KeyError, EOFError), np.load(path) as saved:
-        drawings = {name: saved[name] for name in ("pen_x", "pen_y", "cal_x", "cal_y", "nonsense")}
-    if drawings is None:
-        drawings = _draw_pool(progress)
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **drawings)
-        with contextlib.suppress(OSError, data.DataFolderError):  # a read-only data folder only costs time
-            data.check_data_folder(path.parent)
-            write_atomic(path, buffer.getvalue())
-            for stale in path.parent.glob("personal-replay-*.npz"):  # pools of other versions are never read again
-                if stale != path:
-                    stale.unlink(missing_ok=True)
+        return {name: saved[name] for name in ("pen_x", "pen_y", "cal_x", "cal_y", "nonsense")}
+    drawings = _draw_pool(progress)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **drawings)
+    with contextlib.suppress(OSError, data.DataFolderError):  # a read-only data folder only costs time
+        data.check_data_folder(path.parent)
+        write_atomic(path, buffer.getvalue())
+        for stale in path.parent.glob("personal-replay-*.npz"):  # pools of other versions are never read again
+            if stale != path:
+                stale.unlink(missing_ok=True)
+    return drawings
+
+
+def replay_pool(progress: Callable[[str], None] | None = None, card: dict[str, Any] | None = None) -> ReplayPool:
+    """The replay pool for the model whose card is ``card`` (default: the shipped model's split).
+
+    Its MNIST images are split exactly as that model's training run split them (`training.mnist_split`, from the
+    recipe, seed, subset and validation share in the card): the model is calibrated again on the images its run
+    held out for calibration, and never replays them. The drawings are made on first use and kept in the data
+    folder (``replay/``); each split is kept in memory.
+    """
+    from digitlib.training import Recipe, get_recipe, mnist_split
+
+    progress = progress or (lambda _message: None)
+    key = _calibration_split(card or {})
+    if key in _pools:
+        return _pools[key]
+    drawings = _pool_drawings(progress)
+    calibration_images, seed, subset, validation_fraction = key
     (x_train, y_train), _ = data.load_mnist(progress=progress)
-    # The shipped recipe calibrates on these 3,000 training images and never learns from them (training.py).
-    (x_rest, y_rest), (x_cal, y_cal) = data.split_validation(x_train, y_train, 3000 / len(x_train), seed=0)
-    _pool = ReplayPool(
+    if subset is not None:
+        x_train, y_train = x_train[:subset], y_train[:subset]
+    recipe: Recipe = replace(get_recipe("digitlib"), calibration_images=calibration_images)
+    (x_rest, y_rest), _, (x_cal, y_cal) = mnist_split(x_train, y_train, recipe, seed, validation_fraction)
+    _pools[key] = ReplayPool(
         x_rest,
         y_rest.astype(np.int64),
         drawings["pen_x"],
@@ -584,7 +610,7 @@ def replay_pool(progress: Callable[[str], None] | None = None) -> ReplayPool:
         np.concatenate([y_cal, drawings["cal_y"]]).astype(np.int64),
         {"mnist": len(x_cal), "pen_digits": len(drawings["cal_x"])},
     )
-    return _pool
+    return _pools[key]
 
 
 def _pick(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray | None, count: int):
@@ -663,7 +689,7 @@ def personalise(
     seconds = {"render": time.perf_counter() - start}
     if len(own_y) == 0:
         raise ValueError("none of the drawings has anything the recogniser can read: draw digits, not dots")
-    pool = replay_pool(progress)
+    pool = replay_pool(progress, rec.card)
     replayed = round(settings.replay * len(own_x))
     parts = [(own_x, own_y)]
     shares = (settings.replay_mnist, settings.replay_pen, settings.replay_nonsense)

@@ -225,6 +225,22 @@ def check_subset(subset: int | None) -> None:
         )
 
 
+def mnist_split(
+    x_train: np.ndarray, y_train: np.ndarray, recipe: Recipe, seed: int = 0, validation_fraction: float = 0.0
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """How a run of ``recipe`` splits MNIST's training images (already cut to its ``subset``): the images it learns
+    from, its validation set and the recipe's calibration images, each (images, labels). The split is seeded, so
+    `digitlib.personal` finds the very images a model was calibrated on, and never learnt from, from its card."""
+    empty = (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
+    validation = calibration_set = empty
+    holdout = round(recipe.calibration_images * len(x_train) / MNIST_TRAIN_IMAGES)
+    if validation_fraction:
+        (x_train, y_train), validation = data.split_validation(x_train, y_train, validation_fraction, seed)
+    if 10 <= holdout < len(x_train):
+        (x_train, y_train), calibration_set = data.split_validation(x_train, y_train, holdout / len(x_train), seed)
+    return (x_train, y_train), validation, calibration_set
+
+
 def training_set(
     recipe: Recipe, seed: int = 0, subset: int | None = None, validation_fraction: float = 0.0, progress=print
 ) -> TrainingSet:
@@ -239,14 +255,8 @@ def training_set(
     if subset is not None:
         x_train, y_train = x_train[:subset], y_train[:subset]
     share = len(x_train) / MNIST_TRAIN_IMAGES
-    x_val, y_val = np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64)
-    if validation_fraction:
-        (x_train, y_train), (x_val, y_val) = data.split_validation(x_train, y_train, validation_fraction, seed)
-    x_cal = np.zeros((0, 28, 28), np.uint8)
-    y_cal = np.zeros(0, np.int64)
-    holdout = round(recipe.calibration_images * share)
-    if holdout >= 10 and holdout < len(x_train):
-        (x_train, y_train), (x_cal, y_cal) = data.split_validation(x_train, y_train, holdout / len(x_train), seed)
+    split = mnist_split(x_train, y_train, recipe, seed, validation_fraction)
+    (x_train, y_train), (x_val, y_val), (x_cal, y_cal) = split
     images, labels = [x_train], [y_train.astype(np.int64)]
     sources = {"mnist": len(x_train)}
     cal_images, cal_labels = [x_cal], [y_cal.astype(np.int64)]
@@ -455,7 +465,9 @@ def train(
     wall_time = time.perf_counter() - start
     (_, _), (x_test, y_test) = data.load_mnist(progress=progress)
     test_accuracy = evaluate_accuracy(model, x_test, y_test)
-    card = model_card(model, recipe, history.history, test_accuracy, wall_time, seed, sets, command)
+    card = model_card(
+        model, recipe, history.history, test_accuracy, wall_time, seed, sets, command, subset, validation_fraction
+    )
     if calibrate and len(sets.calibration_labels):
         raw = predict_probabilities(model, sets.calibration_images)
         fitted = calibration.calibrate(raw, sets.calibration_labels, describe_sources(sets.calibration_sources))
@@ -493,6 +505,8 @@ def model_card(
     seed: int,
     sets: TrainingSet,
     command: str | None,
+    subset: int | None = None,
+    validation_fraction: float = 0.0,
 ) -> dict[str, Any]:
     """The JSON-serialisable facts about a trained model: how it was made and how well it does."""
     return {
@@ -507,6 +521,8 @@ def model_card(
         "epochs": recipe.epochs,  # not len(history): after a resume it has only the new epochs
         "wall_time_s": round(wall_time, 1),
         "seed": seed,
+        "subset": subset,
+        "validation_fraction": validation_fraction,
         "recipe": recipe.to_dict(),
         "command": command,
         "history": {k: [round(float(v), 6) for v in vs] for k, vs in history.items()},

@@ -349,3 +349,21 @@ def test_personalise_needs_enough_drawings(recognizer, tmp_path: Path, some_draw
         personalise(recognizer, drawings)
     with pytest.raises(TypeError, match="Recognizer"):
         personalise("model.keras", drawings)
+
+
+def test_the_replay_pool_calibrates_on_the_images_the_base_run_held_out(recognizer, mnist):
+    # The very images `training.train` held out of this model's run (by its card's recipe and seed), never replayed.
+    from digitlib.personal import replay_pool
+    from digitlib.training import Recipe, mnist_split
+
+    card = recognizer.card
+    recipe = Recipe(**{**card["recipe"], "augment": None})
+    (x_train, y_train), _ = mnist
+    (learnt, _), _, (held_out, _) = mnist_split(x_train, y_train, recipe, card["seed"])
+    pool = replay_pool(card=card)
+    assert pool.calibration_sources["mnist"] == len(held_out) == card["recipe"]["calibration_images"]
+    np.testing.assert_array_equal(pool.calibration_images[: len(held_out)], held_out)
+    assert len(pool.mnist_images) == len(learnt) == card["train_sources"]["mnist"]
+    # Another seed means another run, and another split: its pool is not the shipped model's.
+    other = replay_pool(card={**card, "seed": 1})
+    assert not np.array_equal(other.calibration_images[: len(held_out)], held_out)

@@ -28,6 +28,8 @@ CARD_KEYS = {
     "epochs",
     "wall_time_s",
     "seed",
+    "subset",
+    "validation_fraction",
     "recipe",
     "command",
     "history",
@@ -221,6 +223,7 @@ def test_a_tiny_run_returns_a_complete_card(tiny_run):
     assert set(card) == CARD_KEYS
     assert card["model"] == "digitlib_cnn"
     assert card["epochs"] == 1 and card["seed"] == 0
+    assert card["subset"] == SUBSET and card["validation_fraction"] == 0.0  # what the MNIST split was made with
     assert card["train_images"] == sum(card["train_sources"].values()) > SUBSET  # MNIST, pen digits and nonsense
     assert card["train_sources"]["mnist"] < SUBSET  # some were held out to calibrate on
     assert card["calibration"]["temperature"] > 0 and 0.5 <= card["calibration"]["threshold"] <= 1
