@@ -23,7 +23,8 @@ The pad is an ipywidgets widget built on ipycanvas; it works in JupyterLab 4 and
 Its look is in ``digitlib/pad.css`` and its HTML in :mod:`digitlib.pad_view`. Its visible state
 is also in the DOM for browser tests: the answer is the text of
 ``.digitlib-pad-result .digitlib-pad-answer`` (with ``data-state`` one of ``empty``,
-``confident``, ``unsure``, ``error``), errors appear in ``.digitlib-pad-error``, the
+``confident``, ``unsure``, ``error``, and ``data-live="true"`` while the pen is still down:
+the reading when it lifts is the pad's last word), errors appear in ``.digitlib-pad-error``, the
 corrections are ``.digitlib-pad-right``, ``.digitlib-pad-label-0`` … ``-9``,
 ``.digitlib-pad-number`` with ``.digitlib-pad-save``, and ``.digitlib-pad-saved`` counts them.
 """
@@ -269,7 +270,7 @@ class DrawingPad(widgets.VBox):
 
         self.canvas.on_mouse_down(self._on_pen_down)
         self.canvas.on_mouse_move(self._on_pen_move)
-        self.canvas.on_mouse_up(self._on_pen_up)
+        self.canvas.on_mouse_up(self._on_mouse_up)
         self.canvas.on_mouse_out(self._on_pen_up)  # a pen that leaves the canvas lifts
         self.canvas.on_touch_start(self._on_touch_start)
         self.canvas.on_touch_move(self._on_touch_move)
@@ -510,20 +511,33 @@ class DrawingPad(widgets.VBox):
     def _on_pen_move(self, x: float, y: float) -> None:
         if self._current is None:
             return  # the mouse moves over the canvas with no button pressed
-        point = _checked_point(x, y)
-        last = self._current[-1]
-        if point == last:
+        if not self._extend_stroke(_checked_point(x, y)):
             return
-        self._current.append(point)
-        self._stale = True
-        with hold_canvas():
-            self._ink.stroke_line(last[0], last[1], point[0], point[1])
         now = time.perf_counter()
         # Read at most every live_interval seconds, and never spend more than about a third of
         # the time reading, so the kernel keeps up with the pen on a slow machine.
         if now - self._last_live >= max(self.live_interval, 3 * self._predict_seconds):
             self._last_live = now
             self._predict()
+
+    @_shows_errors()
+    def _on_mouse_up(self, x: float, y: float) -> None:
+        # The stroke ends where the button was released: a busy browser may merge the last moves into
+        # fewer events, and the release carries the final position.
+        if self._current is not None:
+            self._extend_stroke(_checked_point(x, y))
+        self._on_pen_up()
+
+    def _extend_stroke(self, point: Point) -> bool:
+        """Add ``point`` to the stroke being drawn and ink it; False for the point the stroke ends at already."""
+        last = self._current[-1]
+        if point == last:
+            return False
+        self._current.append(point)
+        self._stale = True
+        with hold_canvas():
+            self._ink.stroke_line(last[0], last[1], point[0], point[1])
+        return True
 
     @_shows_errors()
     def _on_pen_up(self, x: float | None = None, y: float | None = None) -> None:
@@ -630,7 +644,8 @@ class DrawingPad(widgets.VBox):
         finally:
             self._predict_seconds = time.perf_counter() - started
         self._clear_error()
-        self.result.value = pad_view.answer_html(prediction, drawn=bool(self._strokes))
+        live = self._current is not None  # the pen is down: the pad reads again when it lifts
+        self.result.value = pad_view.answer_html(prediction, drawn=bool(self._strokes), live=live)
         self.details.value = pad_view.details_html(prediction)
         self.set_trait("prediction", prediction)  # after the view, so observers see the pad as it shows
         self._update_corrections()

@@ -2,7 +2,8 @@
 
 `digitlib.pad` holds the widget's logic and puts these strings into its HTML widgets; everything here is a pure
 function of a reading, so it is tested without a browser. The classes are the pad's stable DOM API (see
-`digitlib.pad`): the answer is ``.digitlib-pad-answer`` with ``data-state`` one of `ANSWER_STATES`.
+`digitlib.pad`): the answer is ``.digitlib-pad-answer`` with ``data-state`` one of `ANSWER_STATES` and
+``data-live`` "true" for a reading made while the pen is still down (the pad reads once more when it lifts).
 """
 
 from __future__ import annotations
@@ -42,12 +43,13 @@ def hint_html(mode: str) -> str:
     return f'<span class="digitlib-pad-caption">{html.escape(HINTS[mode])}</span>'
 
 
-def answer_box(state: str, text: str, caption: str) -> str:
-    """The answer (``.digitlib-pad-answer`` with its ``data-state``) and a caption under it."""
+def answer_box(state: str, text: str, caption: str, live: bool = False) -> str:
+    """The answer (``.digitlib-pad-answer`` with its ``data-state`` and ``data-live``) and a caption under it."""
     if state not in ANSWER_STATES:
         raise ValueError(f"state must be one of {ANSWER_STATES}, got {state!r}")
     return (
-        f'<div class="digitlib-pad-answer" data-state="{state}">{html.escape(text)}</div>'
+        f'<div class="digitlib-pad-answer" data-state="{state}" data-live="{str(bool(live)).lower()}">'
+        f"{html.escape(text)}</div>"
         f'<div class="digitlib-pad-caption">{html.escape(caption)}</div>'
     )
 
@@ -71,38 +73,38 @@ def _sure_from(threshold: float) -> str:
     return f"sure from {percent(threshold)}"
 
 
-def answer_html(prediction: DigitPrediction | NumberPrediction, drawn: bool) -> str:
+def answer_html(prediction: DigitPrediction | NumberPrediction, drawn: bool, live: bool = False) -> str:
     """The answer for a reading: the digit or number when the recogniser is sure; "not sure", naming the two
     likeliest digits, when it is not; and "nothing to read" when there are strokes (``drawn``) but nothing that
-    reads as a digit (a tap, a speck, noise, ink off the canvas), never a guess."""
+    reads as a digit (a tap, a speck, noise, ink off the canvas), never a guess. ``live``: read while the pen is
+    still down."""
+    return answer_box(*_answer(prediction, drawn), live=live)
+
+
+def _answer(prediction: DigitPrediction | NumberPrediction, drawn: bool) -> tuple[str, str, str]:
+    """(state, text, caption) of the answer for a reading; see `answer_html`."""
     if hasattr(prediction, "digits"):  # a NumberPrediction
         if not prediction.digits:
             if drawn:
-                return answer_box("empty", "nothing to read", "Write digits side by side, each as tall as you like.")
-            return answer_box("empty", "", "nothing written yet")
+                return ("empty", "nothing to read", "Write digits side by side, each as tall as you like.")
+            return ("empty", "", "nothing written yet")
         shown = "".join(str(p.digit) if p.is_confident else "?" for p in prediction.digits)
         unsure = [(i, p) for i, p in enumerate(prediction.digits, 1) if not p.is_confident]
         if not unsure:
             count = len(prediction.digits)
-            return answer_box("confident", shown, f"{count} digit{'s' * (count != 1)}, all clear")
+            return ("confident", shown, f"{count} digit{'s' * (count != 1)}, all clear")
         doubts = "; ".join(f"digit {i}: {alternatives(p)}" for i, p in unsure)
         threshold = unsure[0][1].threshold
-        return answer_box(
-            "unsure", shown, f"best guess {prediction.text}; not sure of {doubts} ({_sure_from(threshold)})"
-        )
+        return ("unsure", shown, f"best guess {prediction.text}; not sure of {doubts} ({_sure_from(threshold)})")
     if prediction.digit is None:
         if drawn:
             # Strokes, but no digit in them: say so rather than name the least unlikely digit.
-            return answer_box(
-                "empty", "nothing to read", "Draw a digit: a tap, a tiny mark or ink off the canvas is not read."
-            )
-        return answer_box("empty", "", "nothing drawn yet")
+            return ("empty", "nothing to read", "Draw a digit: a tap, a tiny mark or ink off the canvas is not read.")
+        return ("empty", "", "nothing drawn yet")
     if not prediction.is_confident:
-        return answer_box(
-            "unsure", "not sure", f"maybe {alternatives(prediction)} ({_sure_from(prediction.threshold)})"
-        )
+        return ("unsure", "not sure", f"maybe {alternatives(prediction)} ({_sure_from(prediction.threshold)})")
     caption = f"{percent(prediction.confidence)} sure ({_sure_from(prediction.threshold)})"
-    return answer_box("confident", str(prediction.digit), caption)
+    return ("confident", str(prediction.digit), caption)
 
 
 def error_answer_html() -> str:

@@ -39,11 +39,21 @@ def learning_pad(recognizer: Recognizer, drawings: PersonalDrawings) -> DrawingP
     return DrawingPad(recognizer, drawings=drawings)
 
 
+ANSWER = re.compile(r'class="digitlib-pad-answer" data-state="(\w+)" data-live="(true|false)">([^<]*)<')
+
+
 def answer(pad: DrawingPad) -> tuple[str, str]:
     """(data-state, text) of the answer the widget shows, read from its HTML as a browser would."""
-    match = re.search(r'class="digitlib-pad-answer" data-state="(\w+)">([^<]*)<', pad.result.value)
+    match = ANSWER.search(pad.result.value)
     assert match, pad.result.value
-    return match.group(1), match.group(2)
+    return match.group(1), match.group(3)
+
+
+def is_live(pad: DrawingPad) -> bool:
+    """Whether the answer shown was read while the pen is still down (its ``data-live``)."""
+    match = ANSWER.search(pad.result.value)
+    assert match, pad.result.value
+    return match.group(2) == "true"
 
 
 def send_canvas_event(pad: DrawingPad, event: str, **payload) -> None:
@@ -113,10 +123,23 @@ def test_reads_live_while_the_pen_moves(recognizer: Recognizer) -> None:
     send_canvas_event(pad, "mouse_down", x=stroke[0][0], y=stroke[0][1])
     for x, y in stroke[1:]:
         send_canvas_event(pad, "mouse_move", x=x, y=y)
-    # Read while drawing (throttled, so perhaps not after the very last move) ...
+    # Read while drawing (throttled, so perhaps not after the very last move), marked live ...
     assert pad.prediction.digit is not None, "the pad should read before the pen is lifted"
+    assert is_live(pad)
     send_canvas_event(pad, "mouse_up", x=stroke[-1][0], y=stroke[-1][1])
-    assert pad.prediction.digit == 7  # ... and always when the pen is lifted
+    assert pad.prediction.digit == 7  # ... and always when the pen is lifted: its last word
+    assert not is_live(pad)
+
+
+def test_the_stroke_ends_where_the_button_is_released(pad: DrawingPad) -> None:
+    # A busy browser may merge the last moves before the release; the release's position ends the stroke.
+    send_canvas_event(pad, "mouse_down", x=140.0, y=40.0)
+    send_canvas_event(pad, "mouse_move", x=140.0, y=120.0)
+    send_canvas_event(pad, "mouse_up", x=138.0, y=240.0)
+    assert pad.strokes == [[(140.0, 40.0), (140.0, 120.0), (138.0, 240.0)]]
+    assert pad.prediction.digit == 1 and not is_live(pad)
+    send_canvas_event(pad, "mouse_up", x=60.0, y=60.0)  # a release with no stroke drawn adds nothing
+    assert len(pad.strokes) == 1
 
 
 def test_moving_the_mouse_without_pressing_draws_nothing(pad: DrawingPad) -> None:
@@ -413,11 +436,12 @@ def test_the_css_is_a_file_of_the_package(pad: DrawingPad) -> None:
 def test_answer_html_states(recognizer: Recognizer) -> None:
     blank = recognizer.predict_strokes([], 280, 20)
     seven = recognizer.predict_strokes(example_strokes("7"), 280, 20)
-    assert 'data-state="empty"></div>' in pad_view.answer_html(blank, drawn=False)
-    assert 'data-state="empty">nothing to read<' in pad_view.answer_html(blank, drawn=True)
-    assert 'data-state="confident">7<' in pad_view.answer_html(seven, drawn=True)
+    assert 'data-state="empty" data-live="false"></div>' in pad_view.answer_html(blank, drawn=False)
+    assert 'data-state="empty" data-live="false">nothing to read<' in pad_view.answer_html(blank, drawn=True)
+    assert 'data-state="confident" data-live="false">7<' in pad_view.answer_html(seven, drawn=True)
+    assert 'data-state="confident" data-live="true">7<' in pad_view.answer_html(seven, drawn=True, live=True)
     number = recognizer.predict_number_strokes(example_strokes("47", (420, 200)), (420, 200), 20)
-    assert 'data-state="confident">47<' in pad_view.answer_html(number, drawn=True)
+    assert 'data-state="confident" data-live="false">47<' in pad_view.answer_html(number, drawn=True)
     with pytest.raises(ValueError, match="state"):
         pad_view.answer_box("maybe", "7", "")
 

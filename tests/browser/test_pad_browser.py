@@ -286,6 +286,7 @@ def _to_page(canvas: Locator):
 def _draw(page: Page, canvas: Locator, strokes: list[list[tuple[float, float]]]) -> None:
     """Draw strokes (canvas px) with the mouse: press, move in small steps, release."""
     to_page = _to_page(canvas)
+    before = canvas.bounding_box()
     for stroke in strokes:
         page.mouse.move(*to_page(stroke[0]))
         page.mouse.down()
@@ -293,6 +294,8 @@ def _draw(page: Page, canvas: Locator, strokes: list[list[tuple[float, float]]])
             distance = max(abs(point[0] - previous[0]), abs(point[1] - previous[1]))
             page.mouse.move(*to_page(point), steps=max(1, round(distance / STEP_PX)))
         page.mouse.up()
+    # What the pad shows beside the canvas changes as it reads; the canvas must stay under the pen.
+    assert canvas.bounding_box() == before, "the canvas moved while it was drawn on"
 
 
 def _draw_with_finger(page: Page, canvas: Locator, strokes: list[list[tuple[float, float]]]) -> None:
@@ -350,14 +353,24 @@ def _set_mode(pad: Locator, mode: str) -> None:
 
 
 def _clear(pad: Locator) -> None:
+    """Clear the pad and wait until the kernel has (a drawing read as "nothing to read" is empty too)."""
     pad.locator(".digitlib-pad-clear").click()
     expect(_answer(pad)).to_have_attribute("data-state", "empty")
+    caption = pad.locator(".digitlib-pad-result .digitlib-pad-caption")
+    expect(caption).to_have_text(re.compile(r"^nothing (drawn|written) yet$"))
+
+
+def _final_answer(pad: Locator) -> Locator:
+    """The answer once the pad has read the drawing with the pen lifted (readings while drawing are live)."""
+    answer = _answer(pad)
+    expect(answer).to_have_attribute("data-live", "false", timeout=ANSWER_SECONDS * 1000)
+    return answer
 
 
 def _draw_and_read(page: Page, pad: Locator, text: str, canvas_size: int | tuple[int, int] = 280) -> None:
     _clear(pad)
     _draw(page, pad.locator(".digitlib-pad-canvas"), example_strokes(text, canvas_size))
-    answer = _answer(pad)
+    answer = _final_answer(pad)
     expect(answer).to_have_attribute("data-state", "confident", timeout=ANSWER_SECONDS * 1000)
     expect(answer).to_have_text(text)
 
@@ -411,7 +424,7 @@ def test_pad_reads_a_digit_drawn_with_a_finger(page: Page) -> None:
     _clear(pad)
     strokes = [_densify(stroke) for stroke in example_strokes("2")]
     _draw_with_finger(page, pad.locator(".digitlib-pad-canvas"), strokes)
-    answer = _answer(pad)
+    answer = _final_answer(pad)
     expect(answer).to_have_attribute("data-state", "confident", timeout=ANSWER_SECONDS * 1000)
     expect(answer).to_have_text("2")
 
@@ -421,7 +434,7 @@ def test_a_tap_is_nothing_to_read(page: Page) -> None:
     _set_mode(pad, "digit")
     _clear(pad)
     _draw(page, pad.locator(".digitlib-pad-canvas"), [[(200.0, 200.0)]])
-    expect(_answer(pad)).to_have_text("nothing to read")
+    expect(_final_answer(pad)).to_have_text("nothing to read")
     expect(_answer(pad)).to_have_attribute("data-state", "empty")
     expect(pad.locator(".digitlib-pad-right")).to_be_disabled()  # and nothing to save
 
