@@ -553,8 +553,8 @@ def _draw_pool(progress: Callable[[str], None]) -> dict[str, np.ndarray]:
 
 
 def _calibration_split(card: dict[str, Any]) -> tuple[int, int, int | None, float]:
-    """How the model of ``card`` split MNIST: its recipe's calibration images, seed, subset and validation share
-    (a card without them is the shipped recipe's defaults)."""
+    """How the model of ``card`` split MNIST, as `training.mnist_split` takes it: its recipe's calibration images,
+    seed, subset and validation share (a card without them is the shipped recipe's defaults)."""
     from digitlib.training import get_recipe
 
     recipe = card.get("recipe") or {}
@@ -587,19 +587,15 @@ def replay_pool(progress: Callable[[str], None] | None = None, card: dict[str, A
     held out for calibration, and never replays them. The drawings are made on first use and kept in the data
     folder (``replay/``); each split is kept in memory.
     """
-    from digitlib.training import Recipe, get_recipe, mnist_split
+    from digitlib.training import mnist_split
 
     progress = progress or (lambda _message: None)
     key = _calibration_split(card or {})
     if key in _pools:
         return _pools[key]
     drawings = _pool_drawings(progress)
-    calibration_images, seed, subset, validation_fraction = key
     (x_train, y_train), _ = data.load_mnist(progress=progress)
-    if subset is not None:
-        x_train, y_train = x_train[:subset], y_train[:subset]
-    recipe: Recipe = replace(get_recipe("digitlib"), calibration_images=calibration_images)
-    (x_rest, y_rest), _, (x_cal, y_cal) = mnist_split(x_train, y_train, recipe, seed, validation_fraction)
+    (x_rest, y_rest), _, (x_cal, y_cal) = mnist_split(x_train, y_train, *key)
     _pools[key] = ReplayPool(
         x_rest,
         y_rest.astype(np.int64),

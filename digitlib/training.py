@@ -226,14 +226,21 @@ def check_subset(subset: int | None) -> None:
 
 
 def mnist_split(
-    x_train: np.ndarray, y_train: np.ndarray, recipe: Recipe, seed: int = 0, validation_fraction: float = 0.0
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    calibration_images: int,
+    seed: int = 0,
+    subset: int | None = None,
+    validation_fraction: float = 0.0,
 ) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """How a run of ``recipe`` splits MNIST's training images (already cut to its ``subset``): the images it learns
-    from, its validation set and the recipe's calibration images, each (images, labels). The split is seeded, so
-    `digitlib.personal` finds the very images a model was calibrated on, and never learnt from, from its card."""
+    """How a training run splits MNIST's training images: the first ``subset`` of them into the images it learns
+    from, its validation set and its calibration images (``calibration_images`` for the whole of MNIST, in
+    proportion for a subset), each (images, labels). The split is seeded, so `digitlib.personal` finds the very
+    images a model was calibrated on, and never learnt from, from its card."""
+    x_train, y_train = x_train[:subset], y_train[:subset]
     empty = (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
     validation = calibration_set = empty
-    holdout = round(recipe.calibration_images * len(x_train) / MNIST_TRAIN_IMAGES)
+    holdout = round(calibration_images * len(x_train) / MNIST_TRAIN_IMAGES)
     if validation_fraction:
         (x_train, y_train), validation = data.split_validation(x_train, y_train, validation_fraction, seed)
     if 10 <= holdout < len(x_train):
@@ -252,10 +259,8 @@ def training_set(
     """
     check_subset(subset)
     (x_train, y_train), _ = data.load_mnist(progress=progress)
-    if subset is not None:
-        x_train, y_train = x_train[:subset], y_train[:subset]
-    share = len(x_train) / MNIST_TRAIN_IMAGES
-    split = mnist_split(x_train, y_train, recipe, seed, validation_fraction)
+    share = len(x_train[:subset]) / MNIST_TRAIN_IMAGES
+    split = mnist_split(x_train, y_train, recipe.calibration_images, seed, subset, validation_fraction)
     (x_train, y_train), (x_val, y_val), (x_cal, y_cal) = split
     images, labels = [x_train], [y_train.astype(np.int64)]
     sources = {"mnist": len(x_train)}

@@ -354,12 +354,11 @@ def test_personalise_needs_enough_drawings(recognizer, tmp_path: Path, some_draw
 def test_the_replay_pool_calibrates_on_the_images_the_base_run_held_out(recognizer, mnist):
     # The very images `training.train` held out of this model's run (by its card's recipe and seed), never replayed.
     from digitlib.personal import replay_pool
-    from digitlib.training import Recipe, mnist_split
+    from digitlib.training import mnist_split
 
     card = recognizer.card
-    recipe = Recipe(**{**card["recipe"], "augment": None})
     (x_train, y_train), _ = mnist
-    (learnt, _), _, (held_out, _) = mnist_split(x_train, y_train, recipe, card["seed"])
+    (learnt, _), _, (held_out, _) = mnist_split(x_train, y_train, card["recipe"]["calibration_images"], card["seed"])
     pool = replay_pool(card=card)
     assert pool.calibration_sources["mnist"] == len(held_out) == card["recipe"]["calibration_images"]
     np.testing.assert_array_equal(pool.calibration_images[: len(held_out)], held_out)
