@@ -231,7 +231,8 @@ class Ink:
         return box
 
     def cut_cost(self, block: list[int], x: float) -> float:
-        """What cutting ``block`` at ``x`` costs the path: :data:`CUT_PENALTY` for each stroke the cut goes through."""
+        """What cutting ``block`` at ``x`` costs the path: :data:`CUT_PENALTY` for each stroke the cut goes through
+        (:data:`PIXEL_CUT_PENALTY` for each run of ink, from pixels)."""
         raise NotImplementedError
 
 
