@@ -13,6 +13,7 @@ from PIL import Image
 
 from digitlib import preprocess
 from digitlib.model_files import SHIPPED_MODEL
+from digitlib.pen_digits import load_pen_digits
 from digitlib.recognizer import CONFIDENCE_THRESHOLD, DigitPrediction, ModelFileError, NumberPrediction, Recognizer
 from digitlib.render import LOOKS, coverage_to_look, render_strokes, template_strokes
 
@@ -111,6 +112,30 @@ def test_nearly_touching_digits_are_read_separately(recognizer):
     strokes, size = number("707", gap=2)
     assert recognizer.predict_number(render_strokes(strokes, size, PEN)).text == "707"
     assert recognizer.predict_number_strokes(strokes, size, PEN).text == "707"
+
+
+def test_a_digit_much_wider_than_tall_is_read_whole_in_a_number(recognizer):
+    # The training writers' digits at least 1.3 times as wide as tall (mostly 0s, 2s and 5s), each written between
+    # a 1 and a 7: its block gets five or six cuts, and the whole digit must still be a candidate (when a candidate
+    # could span only 4 pieces, 10 and 12 of the 88 were read in pieces, a 0 as "07").
+    wide = []
+    for sample in load_pen_digits("train"):
+        low, high = np.concatenate(sample.strokes).min(axis=0), np.concatenate(sample.strokes).max(axis=0)
+        if high[0] - low[0] >= 1.3 * (high[1] - low[1]):
+            wide.append((sample, low, 120 / (high[1] - low[1])))
+    assert len(wide) >= 50
+    right = {"pixels": 0, "strokes": 0}
+    for sample, low, scale in wide:
+        strokes = template_strokes(1, 20, 60, 120)
+        left = max(x for stroke in strokes for x, _ in stroke) + PEN + 30
+        strokes += [((stroke - low) * scale + (left, 60)).tolist() for stroke in sample.strokes]
+        left = max(x for stroke in strokes for x, _ in stroke) + PEN + 30
+        strokes += template_strokes(7, left, 60, 120)
+        size = (int(max(x for stroke in strokes for x, _ in stroke) + PEN + 20), 280)
+        truth = f"1{sample.label}7"
+        right["strokes"] += recognizer.predict_number_strokes(strokes, size, PEN).text == truth
+        right["pixels"] += recognizer.predict_number(render_strokes(strokes, size, PEN)).text == truth
+    assert min(right.values()) >= 0.95 * len(wide), (right, len(wide))
 
 
 def test_accidental_taps_are_ignored(recognizer):
