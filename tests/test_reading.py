@@ -90,8 +90,13 @@ def test_choose_cuts_takes_the_thinnest_columns_apart_from_each_other_and_the_en
     profile[[30, 31, 70]] = 1.0  # two thin places (30/31 are one), and the ends are thin too
     profile[[0, 99]] = 0.0
     # Of equally thin columns the one nearer the middle goes first; the ends are never cut.
-    assert reading.choose_cuts(positions, profile, typical=100, limit=3) == [31.5, 70.5]
+    assert reading.choose_cuts(positions, profile, typical=100, limit=2) == [31.5, 70.5]
     assert reading.choose_cuts(positions, profile, typical=100, limit=1) == [31.5]
+    cuts = reading.choose_cuts(positions, profile, typical=100, limit=5)
+    assert {31.5, 70.5} <= set(cuts)
+    assert all(right - left >= reading.CUT_SPACING * 100 for left, right in zip(cuts, cuts[1:], strict=False))
+    assert min(cuts) >= reading.END_SPACING * 100
+    assert max(cuts) <= 100 - reading.END_SPACING * 100
     assert reading.choose_cuts(positions, profile, typical=100, limit=0) == []
 
 
