@@ -29,6 +29,7 @@ import json
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -188,30 +189,41 @@ def run_digits(rec: Recognizer, samples: list[Sample], seed: int) -> list[dict]:
     return rows
 
 
-def run_numbers(rec: Recognizer, samples: list[Sample], count: int, seed: int, touching: bool = False) -> list[dict]:
-    """Numbers of 3-5 digits by one writer, read from the canvas in all three looks and from
-    their strokes."""
+def write_numbers(
+    samples: list[Sample], count: int, seed: int, touching: bool = False
+) -> Iterator[tuple[str, list[np.ndarray], tuple[int, int], float]]:
+    """``count`` numbers of 3-5 digits, each by one writer (of those with 5 digits or more), drawn with
+    `draw_number`: (the digits written, strokes, canvas size, pen width). Seeded: the same arguments
+    write the same numbers; none when no writer has 5 digits."""
     rng = np.random.default_rng(seed + (2 if touching else 1))
     by_writer = defaultdict(list)
     for sample in samples:
         by_writer[sample.writer].append(sample)
     writers = sorted(w for w, s in by_writer.items() if len(s) >= 5)
     if not writers:
-        print("no writer has 5 digits or more: numbers skipped")
-        return []
-    rows = []
+        return
     for _ in range(count):
         pool = by_writer[writers[rng.integers(len(writers))]]
         length = int(rng.integers(3, 6))
         chosen = [pool[j] for j in rng.choice(len(pool), length, replace=False)]
         strokes, size, pen = draw_number(chosen, rng, touching)
-        row = dict(truth="".join(str(s.label) for s in chosen), length=length)
+        yield "".join(str(s.label) for s in chosen), strokes, size, pen
+
+
+def run_numbers(rec: Recognizer, samples: list[Sample], count: int, seed: int, touching: bool = False) -> list[dict]:
+    """Numbers of 3-5 digits by one writer (`write_numbers`), read from the canvas in all three
+    looks and from their strokes."""
+    rows = []
+    for truth, strokes, size, pen in write_numbers(samples, count, seed, touching):
+        row = dict(truth=truth, length=len(truth))
         for look in LOOKS:
             number = rec.predict_number(render_strokes(strokes, size, pen, look))
             row[look], row[f"{look}_count"], row[f"{look}_sure"] = number.text, len(number.digits), number.is_confident
         number = rec.predict_number_strokes(strokes, size, pen)
         row["stroke"], row["stroke_count"], row["stroke_sure"] = number.text, len(number.digits), number.is_confident
         rows.append(row)
+    if count and not rows:
+        print("no writer has 5 digits or more: numbers skipped")
     return rows
 
 
