@@ -120,7 +120,8 @@ def test_a_digit_much_wider_than_tall_is_read_whole_in_a_number(recognizer):
     # could span only 4 pieces, 10 and 12 of the 88 were read in pieces, a 0 as "07").
     wide = []
     for sample in load_pen_digits("train"):
-        low, high = np.concatenate(sample.strokes).min(axis=0), np.concatenate(sample.strokes).max(axis=0)
+        points = np.concatenate(sample.strokes)
+        low, high = points.min(axis=0), points.max(axis=0)
         if high[0] - low[0] >= 1.3 * (high[1] - low[1]):
             wide.append((sample, low, 120 / (high[1] - low[1])))
     assert len(wide) >= 50
