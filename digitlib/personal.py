@@ -503,7 +503,7 @@ def render_drawings(
 
 
 # The replay pool: drawn once (seeded, so every process draws the same) and cached in memory and on disk.
-_POOL_VERSION = 1
+_POOL_VERSION = 2  # 2: the shipped pen digits with their label corrections
 _POOL_SEED = 1234
 _POOL_PEN = 1500  # training writers' pen digits drawn the pad's way, to replay
 _POOL_CALIBRATION_PEN = 1000  # more of them, never replayed: the personal model is calibrated on these
