@@ -100,6 +100,21 @@ def test_choose_cuts_takes_the_thinnest_columns_apart_from_each_other_and_the_en
     assert reading.choose_cuts(positions, profile, typical=100, limit=0) == []
 
 
+def test_a_1_touching_the_end_of_a_block_gets_a_cut_in_the_valley_beside_it():
+    positions = np.arange(100) + 0.5
+    profile = np.full(100, 6.0)  # a wide digit's ink ...
+    profile[0:8] = 40.0  # ... with a 1's stem at the left end, 8 columns wide
+    profile[11] = 2.0  # where the 1 touches it: nearer the end than END_SPACING allows the other cuts
+    cuts = reading.choose_cuts(positions, profile, typical=50, limit=1)
+    assert 11.5 in cuts and len(cuts) == 2
+    # The same ink thinning out towards the end is the tip of a stroke, not a 1: no cut there.
+    tip = np.full(100, 6.0)
+    tip[0:10] = np.linspace(0.0, 5.0, 10)
+    assert reading.choose_cuts(positions, tip, typical=50, limit=1) == reading.choose_cuts(
+        positions, np.full(100, 6.0), typical=50, limit=1
+    )
+
+
 def test_cuts_allowed_grow_with_the_width_and_stop_at_a_cap():
     assert reading.cuts_allowed(40, typical=100) == 0  # one digit's width: never cut
     assert reading.cuts_allowed(200, typical=100) >= 2  # two touching digits: room for the cut between them
