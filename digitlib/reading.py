@@ -15,8 +15,9 @@ Pen strokes (what the pad records) and pixels (a canvas image) go through one pr
    codes). Whether two touching digits are one digit or two, or two nearby pieces are one digit, is decided by
    what the model reads, not by a rule.
 
-The work is bounded whatever the drawing: at most `cuts_allowed` cuts per block (in proportion to its width),
-at most `MAX_SPAN` candidates per primitive, one model call; nothing is quadratic in stroke points.
+The work is bounded whatever the drawing: at most `cuts_allowed` cuts per block (in proportion to its width) and one
+more at each end (`MAX_PRIMITIVES` pieces in all), at most `MAX_SPAN` candidates per primitive, one model call;
+nothing is quadratic in stroke points.
 """
 
 from __future__ import annotations
@@ -64,11 +65,13 @@ MAX_CUTS = 24
 #: stroke, at least `STEM_SHARE` of the block's tallest column, and the rest, where the ink is at most `VALLEY_SHARE`
 #: of that stroke's. A 1 is often narrower than `END_SPACING`: of 41 validation writers' touching numbers read
 #: wrong from pixels (of 300), 13 had a boundary 0.10-0.21 heights from a block's end and no cut within 0.06 of
-#: it. On the training writers' touching numbers from pixels, 370 -> 376 and 363 -> 368 of 400 right (two draws);
-#: spaced numbers and strokes unchanged.
+#: it. On the training writers' touching numbers from pixels, 370 -> 376 and 363 -> 367 of 400 right (two draws);
+#: spaced numbers unchanged. (At a `VALLEY_SHARE` of 0.5, 376 and 368, but a plain "2025" then cost 49 model inputs
+#: instead of 30: the sides of its 0 made valleys too.) Only pixels get them (`Ink.end_cuts`): from strokes they
+#: changed no reading of the training or the validation writers' numbers and doubled the cost of one.
 END_CUT_FROM = 0.06
 STEM_SHARE = 0.6
-VALLEY_SHARE = 0.5
+VALLEY_SHARE = 0.35
 #: A candidate digit is at most this many typical heights wide (a single primitive is always a candidate): wider
 #: than the widest of the training writers' pen digits (2.02 times its height), so that a wide 0 or 2 cut in two can
 #: still be read whole ...
@@ -78,6 +81,8 @@ MAX_DIGIT_WIDTH = 2.1
 #: training writers' numbers from strokes, spaced 98.5% -> 99.3% right and touching 96.3% -> 97.8%, at 2.5 cuts per
 #: height.) The two end cuts add two more.
 MAX_SPAN = int(np.ceil(CUTS_PER_HEIGHT * MAX_DIGIT_WIDTH)) + 3
+#: The most primitives a block is cut into: `MAX_CUTS` cuts, the two end cuts, and one.
+MAX_PRIMITIVES = MAX_CUTS + 3
 #: Blocks further apart than this fraction of the typical height are never one digit.
 JOIN_GAP = 0.35
 
@@ -202,11 +207,14 @@ def cuts_allowed(width: float, typical: float) -> int:
     return int(min(MAX_CUTS, np.ceil(CUTS_PER_HEIGHT * width / typical)))
 
 
-def choose_cuts(positions: np.ndarray, profile: np.ndarray, typical: float, limit: int) -> list[float]:
+def choose_cuts(
+    positions: np.ndarray, profile: np.ndarray, typical: float, limit: int, end_cuts: bool = True
+) -> list[float]:
     """Up to ``limit`` cut positions where the ``profile`` (ink per column at ``positions``) is lowest.
 
     Cuts keep :data:`CUT_SPACING` of the typical height from each other and :data:`END_SPACING` from the ends;
-    among equally thin columns the one nearest the block's middle goes first.
+    among equally thin columns the one nearest the block's middle goes first. With ``end_cuts``, one more may be
+    made nearer each end, beside an upright stroke there (see :data:`END_CUT_FROM`).
     """
     if limit <= 0 or len(positions) < 3:
         return []
@@ -223,7 +231,7 @@ def choose_cuts(positions: np.ndarray, profile: np.ndarray, typical: float, limi
             chosen.append(x)
             if len(chosen) == limit:
                 break
-    return sorted(chosen + _end_cuts(positions, profile, typical))
+    return sorted(chosen + (_end_cuts(positions, profile, typical) if end_cuts else []))
 
 
 def _end_cuts(positions: np.ndarray, profile: np.ndarray, typical: float) -> list[float]:
@@ -251,6 +259,8 @@ class Ink:
     boxes: list[Box]
     #: The stroke width in the ink's own coordinates.
     stroke_width: float
+    #: Whether blocks get a cut beside an upright stroke at their ends (`choose_cuts`).
+    end_cuts: bool = False
 
     def profile(self, block: list[int], box: Box) -> tuple[np.ndarray, np.ndarray]:
         """x positions across ``box`` and how much ink of ``block`` each column holds."""
@@ -351,6 +361,7 @@ class PixelInk(Ink):
     """An ink-coverage map; pieces are its connected components, and each inked pixel belongs to the nearest."""
 
     OWN_MARGIN = 3  # px: faint edge pixels up to this far from a piece belong to it
+    end_cuts = True  # a 1 fused with its neighbour shows no pen lift to cut at
 
     def __init__(self, coverage: np.ndarray, scale: int, max_pieces: int = 200) -> None:
         self.coverage = coverage
@@ -428,7 +439,7 @@ def read_number(ink: Ink, classify: Classify) -> list[Reading]:
     boundary_cost: list[float] = []
     for index, (block, box) in enumerate(zip(blocks, block_boxes, strict=True)):
         limit = cuts_allowed(box.width, typical)
-        cuts = choose_cuts(*ink.profile(block, box), typical, limit) if limit else []
+        cuts = choose_cuts(*ink.profile(block, box), typical, limit, ink.end_cuts) if limit else []
         edges = [-np.inf, *cuts, np.inf]
         primitives += [Part(index, lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
         boundary_cost += [0.0] + [ink.cut_cost(block, x) for x in cuts]

@@ -148,7 +148,7 @@ def test_work_is_bounded_whatever_the_drawing(recognizer, strokes):
     reading.read_number(ink, counting)
     assert counting.calls <= 1
     blocks = reading.group_pieces(ink.boxes)
-    most = sum(reading.MAX_SPAN * (reading.MAX_CUTS + 1) for _ in blocks)
+    most = sum(reading.MAX_SPAN * reading.MAX_PRIMITIVES for _ in blocks)
     assert counting.images <= most
     # The cuts a block gets are bounded by its width in digit heights: a line is not read as 200 digits.
-    assert counting.images <= reading.MAX_SPAN * (reading.MAX_CUTS + 1) * max(1, len(blocks))
+    assert counting.images <= reading.MAX_SPAN * reading.MAX_PRIMITIVES * max(1, len(blocks))
