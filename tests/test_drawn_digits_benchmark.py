@@ -84,7 +84,8 @@ def test_rejects_a_file_in_another_format(benchmark, tmp_path: Path) -> None:
 def test_the_training_writers_touching_numbers_are_cut_apart_from_the_image(benchmark, recognizer) -> None:
     # 150 of the benchmark's touching numbers of the training writers, read from the canvas image, where fused inks
     # are cut by columns alone. With 2.5 candidate cuts per digit height, 0.22 of it apart, the column where two
-    # digits meet was often not a cut: 128 were read right; with 4 cuts, 0.15 apart, 136.
+    # digits meet was often not a cut: 128 were read right; with 4 cuts, 0.15 apart, 136; with a cut beside a 1 at a
+    # block's end too, 137.
     numbers = benchmark.write_numbers(load_pen_digits("train"), 150, seed=0, touching=True)
     right = sum(
         recognizer.predict_number(render_strokes(strokes, size, pen)).text == truth
