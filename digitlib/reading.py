@@ -8,7 +8,7 @@ Pen strokes (what the pad records) and pixels (a canvas image) go through one pr
    flag); stray marks far smaller than the rest are dropped.
 3. **Cuts.** A block wide enough to hold more than one digit gets candidate cuts where its ink is thinnest (the
    columns a vertical line would cross least ink in). Between the cuts lie the *primitives*, left to right.
-4. **Candidates.** Every run of up to `MAX_SPAN` consecutive primitives no wider than a wide digit is a
+4. **Candidates.** Every run of up to `Ink.max_span` consecutive primitives no wider than a wide digit is a
    candidate digit. All candidates are drawn as MNIST images and read by the model in one batch.
 5. **Path search.** The reading is the left-to-right path through the primitives whose digits the model reads
    best: dynamic programming over the candidates (as in classic over-segmentation readers of cheques and postal
@@ -16,7 +16,7 @@ Pen strokes (what the pad records) and pixels (a canvas image) go through one pr
    what the model reads, not by a rule.
 
 The work is bounded whatever the drawing: at most `cuts_allowed` cuts per block (in proportion to its width) and one
-more at each end (`MAX_PRIMITIVES` pieces in all), at most `MAX_SPAN` candidates per primitive, one model call;
+more at each end (`MAX_PRIMITIVES` pieces in all), at most `Ink.max_span` candidates per primitive, one model call;
 nothing is quadratic in stroke points.
 """
 
@@ -79,8 +79,8 @@ MAX_DIGIT_WIDTH = 2.1
 #: ... and spans at most this many primitives: as many as a block of that width is cut into, so that a wide digit
 #: standing alone is always a candidate whole. (At 4, a wide 0 cut five ways could only be read in pieces, as "07";
 #: training writers' numbers from strokes, spaced 98.5% -> 99.3% right and touching 96.3% -> 97.8%, at 2.5 cuts per
-#: height.) The two end cuts add two more.
-MAX_SPAN = int(np.ceil(CUTS_PER_HEIGHT * MAX_DIGIT_WIDTH)) + 3
+#: height.) Where blocks get end cuts (`Ink.end_cuts`), those add two more (`Ink.max_span`).
+MAX_SPAN = int(np.ceil(CUTS_PER_HEIGHT * MAX_DIGIT_WIDTH)) + 1
 #: The most primitives a block is cut into: `MAX_CUTS` cuts, the two end cuts, and one.
 MAX_PRIMITIVES = MAX_CUTS + 3
 #: Blocks further apart than this fraction of the typical height are never one digit.
@@ -261,6 +261,11 @@ class Ink:
     stroke_width: float
     #: Whether blocks get a cut beside an upright stroke at their ends (`choose_cuts`).
     end_cuts: bool = False
+
+    @property
+    def max_span(self) -> int:
+        """The most primitives a candidate digit spans: `MAX_SPAN`, and two more where blocks get end cuts."""
+        return MAX_SPAN + (2 if self.end_cuts else 0)
 
     def profile(self, block: list[int], box: Box) -> tuple[np.ndarray, np.ndarray]:
         """x positions across ``box`` and how much ink of ``block`` each column holds."""
@@ -451,7 +456,7 @@ def read_number(ink: Ink, classify: Classify) -> list[Reading]:
     # Candidates: runs of consecutive primitives, narrow enough, not across a wide gap.
     candidates: list[tuple[int, int]] = []
     for first in range(len(primitives)):
-        for last in range(first, min(first + MAX_SPAN, len(primitives))):
+        for last in range(first, min(first + ink.max_span, len(primitives))):
             left, right = extent(primitives[first])[0], extent(primitives[last])[1]
             if last > first and right - left > MAX_DIGIT_WIDTH * typical:
                 break

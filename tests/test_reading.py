@@ -141,14 +141,16 @@ def test_touching_digits_are_read_apart_by_the_search(recognizer):
     ],
     ids=["line", "wave", "zigzag", "dashes"],
 )
-def test_work_is_bounded_whatever_the_drawing(recognizer, strokes):
+@pytest.mark.parametrize("way", ["strokes", "pixels"])
+def test_work_is_bounded_whatever_the_drawing(recognizer, strokes, way):
     """Rows 1 and 6: one model call, and a number of candidates linear in the ink's width over its height."""
     counting = Counting(recognizer.predict_mnist)
-    ink = reading.StrokeInk(check_strokes(strokes), PEN)
+    if way == "strokes":
+        ink = reading.StrokeInk(check_strokes(strokes), PEN)
+    else:
+        ink = reading.PixelInk(render_coverage(check_strokes(strokes), (3000, 280), PEN), scale=1)
     reading.read_number(ink, counting)
     assert counting.calls <= 1
-    blocks = reading.group_pieces(ink.boxes)
-    most = sum(reading.MAX_SPAN * reading.MAX_PRIMITIVES for _ in blocks)
-    assert counting.images <= most
     # The cuts a block gets are bounded by its width in digit heights: a line is not read as 200 digits.
-    assert counting.images <= reading.MAX_SPAN * reading.MAX_PRIMITIVES * max(1, len(blocks))
+    blocks = reading.group_pieces(ink.boxes)
+    assert counting.images <= ink.max_span * reading.MAX_PRIMITIVES * max(1, len(blocks))
