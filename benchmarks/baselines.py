@@ -28,7 +28,8 @@ import numpy as np
 
 from digitlib.data import load_mnist
 from digitlib.evaluation import BASELINES_DIR, SavedRun, accuracy, predict_probabilities, predicted_digits
-from digitlib.training import get_recipe, train
+from digitlib.recipes import get_recipe
+from digitlib.train import train
 
 
 @dataclass(frozen=True)

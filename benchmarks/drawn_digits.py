@@ -1,25 +1,20 @@
-"""How well does the recogniser read digits and numbers that people really draw?
+"""How well does the recogniser read digits and numbers that people really draw, people it never saw?
 
-Pen trajectories of real handwriting (by default the shipped UNIPEN validation writers, whom the
-shipped model never learnt from; or any file in the same format, see ``digitlib/assets/README.md``)
-are drawn the way the drawing pad draws them (:func:`digitlib.render.render_strokes`): at varied
-sizes, positions and pen widths, in the three canvas looks. Each drawing is read four ways:
+Real pen trajectories (by default the shipped *report* writers, on whom no choice was made; see
+`digitlib.pen_digits`; or any file in the same format) are drawn the way the drawing pad draws them: at varied
+sizes, places and pen widths, in the three canvas looks. Each digit is read from the canvas image
+(``predict_image``) and from its strokes (``predict_strokes``, what the pad does), and the tutorials' way (the
+whole canvas resized to 28×28, as is and inverted); once more with a thin pen (1-3 px) on canvases of 280-4000
+px; and replayed through the pad itself as mouse events. Numbers of 3-5 digits by one writer are drawn spaced,
+touching (each digit pushed up to the next), and hard-touching (the digits' boxes pushed 0-12% of their height
+into each other). Every figure comes with its 95% interval by bootstrap over writers, and the digits per site.
 
-- pixels: ``Recognizer.predict_image`` / ``predict_number`` on the canvas image;
-- strokes: ``Recognizer.predict_strokes`` / ``predict_number_strokes`` (what the pad uses);
-- the tutorials' baseline: the whole dark-on-white canvas resized to 28×28, as is;
-- the same with the tutorials' "invert" fix (white ink on black).
+The writer protocol is enforced: a model card lists the writers its model learnt from and was tuned on, and
+measuring on any of them is refused unless ``--seen`` is given, and then every figure is labelled SEEN.
 
-Every digit is also drawn once more with a thin pen (1-3 px) on a canvas of 280 to 4000 px, to check
-that every pen reads alike. Numbers are 3–5 digits by one writer side by side, with realistic gaps
-(some nearly touching); then the same number of numbers again with every digit pushed up to the next,
-so that inks often touch. For each way of reading it reports the accuracy, the share of digits shown
-as "not sure" and the share read wrong *and* shown as sure. Everything is seeded, so two runs with
-the same options draw the same canvases.
-
-    python benchmarks/drawn_digits.py                       # the shipped validation writers
-    python benchmarks/drawn_digits.py --split train         # the training writers (for tuning)
-    python benchmarks/drawn_digits.py PATH --model runs/digitlib_cnn.keras --limit 1000 --seed 1 --json out.json
+    python benchmarks/drawn_digits.py                        # the report writers: the README's figures
+    python benchmarks/drawn_digits.py --group tune --seen    # what choices are made on
+    python benchmarks/drawn_digits.py PATH --model runs/digitlib_cnn.keras --limit 500 --json out.json
 """
 
 from __future__ import annotations
@@ -34,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlib.evaluation import Interval, seen_writers, writer_interval
 from digitlib.files import write_atomic
-from digitlib.pen_digits import PenDigit, PenDigitsError, load_pen_digits
+from digitlib.pen_digits import GROUPS, PenDigit, PenDigitsError, load_pen_digits
 from digitlib.preprocess import tutorial_resize
 from digitlib.recognizer import Recognizer
 from digitlib.render import LOOKS, render_strokes
@@ -44,19 +40,34 @@ CANVAS = 280
 HEIGHT_RANGE = (0.4, 0.9)  # digit height, as a fraction of the canvas height
 NUMBER_HEIGHT_RANGE = (0.35, 0.7)
 PEN_RANGE = (8.0, 30.0)  # pen width, canvas px
-
-
 THIN_PEN_RANGE = (1.0, 3.0)  # the thin-pen set: pen width in canvas px ...
 THIN_CANVAS_RANGE = (280, 4000)  # ... on a square canvas of this many px
+HARD_OVERLAP = (0.0, 0.12)  # hard-touching numbers: each digit's box pushed this share of the height into the last
+MOUSE_STEP = (2.0, 9.0)  # pad replay: px between two mouse events (a mouse at 60 Hz, drawn at an ordinary speed)
 Sample = PenDigit
 
 
-def load_samples(path: Path | None, split: str) -> list[Sample]:
-    """The digits to draw: the shipped pen digits' ``split``, or every sample of the file at ``path``."""
+def load_samples(path: Path | None, group: str) -> list[Sample]:
+    """The digits to draw: the shipped pen digits of ``group``, or every sample of the file at ``path``."""
     try:
-        return load_pen_digits(split, path) if path is None else load_pen_digits("all", path)
+        return load_pen_digits(group) if path is None else load_pen_digits("all", path)
     except PenDigitsError as error:
         raise SystemExit(f"not pen trajectories in the expected format: {error}") from error
+
+
+def check_protocol(rec: Recognizer, samples: list[Sample], seen: bool) -> bool:
+    """Whether the figures are on writers the model's card lists as learnt from or tuned on; refused unless
+    ``seen``."""
+    overlap = seen_writers(rec.card) & {s.writer for s in samples}
+    if overlap and not seen:
+        raise SystemExit(
+            f"{len(overlap)} of these writers are listed in the model's card as learnt from or tuned on (e.g. "
+            f"{sorted(overlap)[0]}): figures on them would flatter the model. Measure the report group (the "
+            "default), or pass --seen to measure anyway, labelled as seen."
+        )
+    if "writers" not in rec.card:
+        print("note: the model card does not list the writers it learnt from; these may be writers it saw")
+    return bool(overlap)
 
 
 def extent(strokes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -92,11 +103,11 @@ def draw_digit(
 
 
 def draw_number(
-    samples: list[Sample], rng: np.random.Generator, touching: bool = False
+    samples: list[Sample], rng: np.random.Generator, how: str = "spaced"
 ) -> tuple[list[np.ndarray], tuple[int, int], float]:
-    """Strokes of several digits side by side, as one person writes a number on the pad; with
-    ``touching``, each digit's inked box overlaps the next one's by up to half a pen width, so
-    that the inks often touch."""
+    """Strokes of several digits side by side, as one person writes a number on the pad: ``"spaced"`` with
+    realistic gaps (some nearly touching), ``"touching"`` with each inked box overlapping the next by up to half a
+    pen width, or ``"hard"`` with each digit's box pushed `HARD_OVERLAP` of the height into the one before."""
     pen = rng.uniform(*PEN_RANGE)
     height = rng.uniform(*NUMBER_HEIGHT_RANGE) * CANVAS
     strokes, x = [], rng.uniform(10, 40) + pen / 2
@@ -109,21 +120,47 @@ def draw_number(
         placed = place(sample.strokes, scale, x, max(bottom - h, pen / 2 + 2))
         strokes.extend(placed)
         right = extent(placed)[1][0]
-        if touching:
+        if how == "touching":
             x = right + pen * (1 - rng.uniform(0, 0.5))
-            continue
-        # Gap between the inked boxes: usually a fifth of the height, sometimes nearly touching.
-        gap = rng.uniform(1, 4) if rng.random() < 0.25 else height * rng.uniform(0.05, 0.35)
-        x = right + pen + gap
-    width = int(np.ceil(x + rng.uniform(10, 40)))
+        elif how == "hard":
+            x = right - rng.uniform(*HARD_OVERLAP) * height
+        else:  # a gap between the inked boxes: usually a fifth of the height, sometimes nearly touching
+            x = right + pen + (rng.uniform(1, 4) if rng.random() < 0.25 else height * rng.uniform(0.05, 0.35))
+    width = int(np.ceil(max(x, extent(strokes)[1][0] + pen) + rng.uniform(10, 40)))
     return strokes, (width, CANVAS), pen
 
 
-def percent(hits: int | float, total: int) -> str:
-    return f"{100.0 * hits / total:6.2f}%" if total else "    n/a"
+def read(rec: Recognizer, row: dict, key: str, prediction) -> None:
+    row[key], row[f"{key}_sure"] = prediction.digit, prediction.is_confident
 
 
-def read_thin(rec: Recognizer, samples: list[Sample], seed: int) -> list[dict]:
+def run_digits(rec: Recognizer, samples: list[Sample], seed: int) -> list[dict]:
+    """Each digit drawn once (random size, place, pen) and read from the canvas in all three looks, from its
+    strokes, and the tutorials' way."""
+    rng = np.random.default_rng(seed)
+    rows, resized = [], {"resize": [], "resize+invert": []}
+    for sample in samples:
+        strokes, pen = draw_digit(sample, rng)
+        low, high = extent(strokes)
+        row = dict(label=sample.label, writer=sample.writer, inst=sample.inst, pen=pen, height=(high - low)[1] / CANVAS)
+        for look in LOOKS:
+            canvas = render_strokes(strokes, CANVAS, pen, look)
+            read(rec, row, look, rec.predict_image(canvas))
+            if look == "dark_on_light":
+                resized["resize"].append(tutorial_resize(canvas))
+                resized["resize+invert"].append(tutorial_resize(canvas, invert=True))
+        read(rec, row, "stroke", rec.predict_strokes(strokes, CANVAS, pen))
+        row["pixel"], row["pixel_sure"] = row[LOOKS[0]], row[f"{LOOKS[0]}_sure"]
+        rows.append(row)
+    for name, images in resized.items():
+        for start in range(0, len(images), 512):
+            digits = rec.predict_mnist(np.stack(images[start : start + 512])).argmax(1)
+            for row, digit in zip(rows[start : start + 512], digits, strict=True):
+                row[name] = int(digit)
+    return rows
+
+
+def run_thin(rec: Recognizer, samples: list[Sample], seed: int) -> list[dict]:
     """Each digit drawn with a thin pen (1-3 px) on a canvas of 280-4000 px, read from pixels and strokes."""
     rng = np.random.default_rng(seed + 3)
     rows = []
@@ -132,70 +169,46 @@ def read_thin(rec: Recognizer, samples: list[Sample], seed: int) -> list[dict]:
         strokes, pen = draw_digit(sample, rng, canvas, THIN_PEN_RANGE)
         # A big canvas is drawn without supersampling: a 4000-px canvas at 4x would be 256 million pixels.
         image = render_strokes(strokes, canvas, pen, "dark_on_light", supersample=1 if canvas > 1000 else 4)
-        row = dict(label=sample.label, canvas=canvas, pen=pen)
-        for key, prediction in (
-            ("pixel", rec.predict_image(image)),
-            ("stroke", rec.predict_strokes(strokes, canvas, pen)),
-        ):
-            row[key], row[f"{key}_conf"], row[f"{key}_sure"] = (
-                prediction.digit,
-                prediction.confidence,
-                prediction.is_confident,
-            )
+        row = dict(label=sample.label, writer=sample.writer, inst=sample.inst)
+        read(rec, row, "pixel", rec.predict_image(image))
+        read(rec, row, "stroke", rec.predict_strokes(strokes, canvas, pen))
         rows.append(row)
     return rows
 
 
-def run_digits(rec: Recognizer, samples: list[Sample], seed: int) -> list[dict]:
-    """Each digit drawn once (random size, place, pen) and read from the canvas in all three
-    looks, from its strokes, and the tutorials' way."""
-    rng = np.random.default_rng(seed)
+def run_pad(rec: Recognizer, samples: list[Sample], count: int, seed: int) -> list[dict]:
+    """``count`` digits drawn through `digitlib.pad.DrawingPad` as mouse events (pen down, moves a few px apart,
+    pen up), read as the pad reads them when the pen lifts."""
+    from digitlib.pad import DrawingPad
+
+    rng = np.random.default_rng(seed + 4)
+    pad = DrawingPad(rec, live_interval=0.1)
     rows = []
-    baseline_inputs = {"resize": [], "resize+invert": []}
-    for sample in samples:
-        strokes, pen = draw_digit(sample, rng)
-        height = extent(strokes)[1][1] - extent(strokes)[0][1]
-        row = dict(label=sample.label, inst=sample.inst, pen=pen, height=height / CANVAS)
-        for look in LOOKS:
-            canvas = render_strokes(strokes, CANVAS, pen, look)
-            prediction = rec.predict_image(canvas)
-            row[look], row[f"{look}_conf"], row[f"{look}_sure"] = (
-                prediction.digit,
-                prediction.confidence,
-                prediction.is_confident,
-            )
-            if look == "dark_on_light":
-                baseline_inputs["resize"].append(tutorial_resize(canvas, invert=False))
-                baseline_inputs["resize+invert"].append(tutorial_resize(canvas, invert=True))
-        prediction = rec.predict_strokes(strokes, CANVAS, pen)
-        row["stroke"], row["stroke_conf"], row["stroke_sure"] = (
-            prediction.digit,
-            prediction.confidence,
-            prediction.is_confident,
-        )
-        # The pixel path's figure is the first look's; the others are in the per-look columns.
-        row["pixel"], row["pixel_conf"], row["pixel_sure"] = (
-            row[LOOKS[0]],
-            row[f"{LOOKS[0]}_conf"],
-            row[f"{LOOKS[0]}_sure"],
-        )
+    for index in rng.choice(len(samples), min(count, len(samples)), replace=False):
+        sample = samples[int(index)]
+        strokes, pen = draw_digit(sample, rng, pens=(6.0, 30.0))
+        pad.pen_width = round(pen)
+        pad.clear()
+        for stroke in strokes:
+            lengths = np.r_[0, np.cumsum(np.linalg.norm(np.diff(stroke, axis=0), axis=1))]
+            at = np.arange(0, lengths[-1] + 1e-9, rng.uniform(*MOUSE_STEP))
+            path = np.stack([np.interp(at, lengths, stroke[:, 0]), np.interp(at, lengths, stroke[:, 1])], 1)
+            pad._on_pen_down(*path[0])
+            for x, y in path[1:]:
+                pad._on_pen_move(x, y)
+            pad._on_mouse_up(*stroke[-1])
+        row = dict(label=sample.label, writer=sample.writer, inst=sample.inst)
+        read(rec, row, "pad", pad.prediction)
         rows.append(row)
-    for name, images in baseline_inputs.items():
-        predicted = []
-        for start in range(0, len(images), 512):
-            predicted.extend(rec.predict_mnist(np.stack(images[start : start + 512])).argmax(1))
-        for row, digit in zip(rows, predicted, strict=True):
-            row[name] = int(digit)
     return rows
 
 
 def write_numbers(
-    samples: list[Sample], count: int, seed: int, touching: bool = False
-) -> Iterator[tuple[str, list[np.ndarray], tuple[int, int], float]]:
+    samples: list[Sample], count: int, seed: int, how: str = "spaced"
+) -> Iterator[tuple[str, list[np.ndarray], tuple[int, int], float, str]]:
     """``count`` numbers of 3-5 digits, each by one writer (of those with 5 digits or more), drawn with
-    `draw_number`: (the digits written, strokes, canvas size, pen width). Seeded: the same arguments
-    write the same numbers; none when no writer has 5 digits."""
-    rng = np.random.default_rng(seed + (2 if touching else 1))
+    `draw_number`: (the digits written, strokes, canvas size, pen width, writer). Seeded."""
+    rng = np.random.default_rng(seed + {"spaced": 1, "touching": 2, "hard": 5}[how])
     by_writer = defaultdict(list)
     for sample in samples:
         by_writer[sample.writer].append(sample)
@@ -203,169 +216,92 @@ def write_numbers(
     if not writers:
         return
     for _ in range(count):
-        pool = by_writer[writers[rng.integers(len(writers))]]
-        length = int(rng.integers(3, 6))
-        chosen = [pool[j] for j in rng.choice(len(pool), length, replace=False)]
-        strokes, size, pen = draw_number(chosen, rng, touching)
-        yield "".join(str(s.label) for s in chosen), strokes, size, pen
+        writer = writers[rng.integers(len(writers))]
+        pool = by_writer[writer]
+        chosen = [pool[j] for j in rng.choice(len(pool), int(rng.integers(3, 6)), replace=False)]
+        strokes, size, pen = draw_number(chosen, rng, how)
+        yield "".join(str(s.label) for s in chosen), strokes, size, pen, writer
 
 
-def run_numbers(rec: Recognizer, samples: list[Sample], count: int, seed: int, touching: bool = False) -> list[dict]:
-    """Numbers of 3-5 digits by one writer (`write_numbers`), read from the canvas in all three
-    looks and from their strokes."""
+def run_numbers(rec: Recognizer, samples: list[Sample], count: int, seed: int, how: str = "spaced") -> list[dict]:
+    """Numbers (`write_numbers`) read from the canvas image (dark on light) and from their strokes."""
     rows = []
-    for truth, strokes, size, pen in write_numbers(samples, count, seed, touching):
-        row = dict(truth=truth, length=len(truth))
-        for look in LOOKS:
-            number = rec.predict_number(render_strokes(strokes, size, pen, look))
-            row[look], row[f"{look}_count"], row[f"{look}_sure"] = number.text, len(number.digits), number.is_confident
-        number = rec.predict_number_strokes(strokes, size, pen)
-        row["stroke"], row["stroke_count"], row["stroke_sure"] = number.text, len(number.digits), number.is_confident
+    for truth, strokes, size, pen, writer in write_numbers(samples, count, seed, how):
+        row = dict(truth=truth, length=len(truth), writer=writer)
+        for key, number in (
+            ("pixel", rec.predict_number(render_strokes(strokes, size, pen))),
+            ("stroke", rec.predict_number_strokes(strokes, size, pen)),
+        ):
+            row[key], row[f"{key}_count"] = number.text, len(number.digits)
         rows.append(row)
-    if count and not rows:
-        print("no writer has 5 digits or more: numbers skipped")
     return rows
 
 
-def accuracy(rows: list[dict], key: str, truth: str = "label") -> str:
-    return percent(sum(r[key] == r[truth] for r in rows), len(rows))
+def figures(rows: dict[str, list[dict]]) -> dict[str, Interval]:
+    """Every headline figure, with its interval by bootstrap over writers."""
+    out = {}
+
+    def add(name: str, table: str, values) -> None:
+        subset = rows.get(table) or []
+        if subset:
+            out[name] = writer_interval(np.array([values(r) for r in subset], float), [r["writer"] for r in subset])
+
+    for key in ("pixel", "stroke"):
+        add(f"digits_{key}", "digits", lambda r, k=key: r[k] == r["label"])
+        add(f"not_sure_{key}", "digits", lambda r, k=key: not r[f"{k}_sure"])
+        add(f"sure_wrong_{key}", "digits", lambda r, k=key: r[f"{k}_sure"] and r[k] != r["label"])
+        add(f"thin_{key}", "thin", lambda r, k=key: r[k] == r["label"])
+        for table in ("spaced", "touching", "hard"):
+            add(f"{table}_{key}", table, lambda r, k=key: r[k] == r["truth"])
+    for look in LOOKS[1:]:
+        add(f"digits_{look}", "digits", lambda r, k=look: r[k] == r["label"])
+    for name in ("resize", "resize+invert"):
+        add(f"digits_{name}", "digits", lambda r, k=name: r[k] == r["label"])
+    add("pad", "pad", lambda r: r["pad"] == r["label"])
+    add("not_sure_pad", "pad", lambda r: not r["pad_sure"])
+    return out
 
 
-def summary(digits: list[dict], thin: list[dict], numbers: list[dict], touching: list[dict]) -> dict:
-    """The headline figures as fractions, for ``--json``: accuracy per way of reading, and for the digits the
-    share shown as "not sure" and the share read wrong and shown as sure."""
-
-    def share(rows: list[dict], key: str, truth: str) -> float | None:
-        return sum(r[key] == r[truth] for r in rows) / len(rows) if rows else None
-
-    def sureness(rows: list[dict], key: str) -> dict:
-        if not rows:
-            return {}
-        return {
-            f"{key}_not_sure": sum(not r[f"{key}_sure"] for r in rows) / len(rows),
-            f"{key}_sure_wrong": sum(r[f"{key}_sure"] and r[key] != r["label"] for r in rows) / len(rows),
-        }
-
-    methods = [*LOOKS, "stroke"]
-    return {
-        "digits": {"count": len(digits)}
-        | {m: share(digits, m, "label") for m in [*methods, "resize", "resize+invert"]}
-        | sureness(digits, "pixel")
-        | sureness(digits, "stroke"),
-        "thin_pen_digits": {"count": len(thin)}
-        | {m: share(thin, m, "label") for m in ("pixel", "stroke")}
-        | sureness(thin, "pixel")
-        | sureness(thin, "stroke"),
-        "numbers": {"count": len(numbers)} | {m: share(numbers, m, "truth") for m in methods},
-        "touching_numbers": {"count": len(touching)} | {m: share(touching, m, "truth") for m in methods},
-    }
-
-
-def report_sureness(rows: list[dict], key: str, what: str) -> None:
-    total = len(rows)
-    unsure = [r for r in rows if not r[f"{key}_sure"]]
-    sure_wrong = sum(r[f"{key}_sure"] and r[key] != r["label"] for r in rows)
-    print(
-        f"  {what}: 'not sure' on {percent(len(unsure), total)} ({sum(r[key] != r['label'] for r in unsure)} of "
-        f"them wrong); read wrong and shown as sure: {percent(sure_wrong, total)} ({sure_wrong})"
-    )
-
-
-def report_thin(rows: list[dict], digits: list[dict]) -> None:
-    print(
-        f"\nTHIN PENS ({len(rows)} drawings, pen {THIN_PEN_RANGE[0]:g}-{THIN_PEN_RANGE[1]:g} px on canvases "
-        f"of {THIN_CANVAS_RANGE[0]}-{THIN_CANVAS_RANGE[1]} px)"
-    )
-    for key, what in (("pixel", "pixels (predict_image)"), ("stroke", "strokes (predict_strokes)")):
-        regular = accuracy(digits, key)
-        print(f"  {what:<28} {accuracy(rows, key)}   (pens {PEN_RANGE[0]:g}-{PEN_RANGE[1]:g} px: {regular})")
-    for key, what in (("pixel", "pixels"), ("stroke", "strokes")):
-        report_sureness(rows, key, what)
-
-
-def report_digits(rows: list[dict]) -> None:
-    total = len(rows)
-    print(f"\nDIGITS ({total} drawings, each read from the canvas in every look)")
-    print("  method                       accuracy")
-    for look in LOOKS:
-        print(f"  pixels, {look:<20} {accuracy(rows, look)}   (predict_image)")
-    print(f"  strokes                      {accuracy(rows, 'stroke')}   (predict_strokes)")
-    print(f"  tutorial: resize             {accuracy(rows, 'resize')}   (dark on white, as is)")
-    print(f"  tutorial: resize + invert    {accuracy(rows, 'resize+invert')}")
-
-    for key, what in (("pixel", "pixels"), ("stroke", "strokes")):
-        report_sureness(rows, key, what)
-
-    def table(title: str, groups: list[tuple[str, list[dict]]]) -> None:
-        print(f"\n  {title:<18}{'pixels':>9}{'strokes':>9}{'n':>6}")
-        for name, subset in groups:
-            print(f"    {name:<16}{accuracy(subset, LOOKS[0]):>9}{accuracy(subset, 'stroke'):>9}{len(subset):>6}")
-
-    table("per class", [(str(d), [r for r in rows if r["label"] == d]) for d in range(10)])
-    for key in (LOOKS[0], "stroke"):
-        confusions = Counter((r["label"], r[key]) for r in rows if r[key] != r["label"])
-        common = ", ".join(f"{t}->{p}: {n}" for (t, p), n in confusions.most_common(12))
-        print(f"\n  most common confusions ({key}, true->read): {common}")
-    pens = [(8, 14), (14, 20), (20, 25), (25, 30.01)]
-    table(
-        "by pen width (px)",
-        [(f"{lo:g}-{hi:.0f}", [r for r in rows if lo <= r["pen"] < hi]) for lo, hi in pens],
-    )
-    heights = [(0.0, 0.5), (0.5, 0.65), (0.65, 0.8), (0.8, 1.0)]
-    table(
-        "by digit height",
-        [(f"{lo:.2f}-{hi:.2f}", [r for r in rows if lo <= r["height"] < hi]) for lo, hi in heights],
-    )
-    insts = sorted({r["inst"] for r in rows})
-    table("by institution", [(i, [r for r in rows if r["inst"] == i]) for i in insts])
-
-
-def report_numbers(rows: list[dict], what: str = "") -> None:
-    total = len(rows)
-    print(f"\nNUMBERS ({total} numbers of 3-5 digits by one writer{what}, each in every look)")
-    print("  method                       accuracy  right digit count")
-    for key, what in [(look, f"pixels, {look}") for look in LOOKS] + [("stroke", "strokes")]:
-        count_ok = percent(sum(r[f"{key}_count"] == r["length"] for r in rows), total)
-        print(f"  {what:<28} {accuracy(rows, key, 'truth')}   {count_ok}")
-    for length in (3, 4, 5):
-        subset = [r for r in rows if r["length"] == length]
-        print(
-            f"    {length} digits: pixels {accuracy(subset, LOOKS[0], 'truth')}, "
-            f"strokes {accuracy(subset, 'stroke', 'truth')} (n={len(subset)})"
-        )
+def report(found: dict[str, Interval], rows: dict[str, list[dict]], seen: bool) -> None:
+    label = " (SEEN: writers the model learnt from or was tuned on)" if seen else ""
+    print(f"\nFIGURES{label}: value [95% interval over writers] (writers, items)")
+    for name, interval in found.items():
+        print(f"  {name:<24} {interval}")
+    digits = rows["digits"]
+    print("\n  per site        pixels  strokes  writers  digits")
+    for inst in sorted({r["inst"] for r in digits}):
+        subset = [r for r in digits if r["inst"] == inst]
+        pixel = np.mean([r["pixel"] == r["label"] for r in subset])
+        stroke = np.mean([r["stroke"] == r["label"] for r in subset])
+        print(f"  {inst:<14}{pixel:>8.2%}{stroke:>9.2%}{len({r['writer'] for r in subset}):>9}{len(subset):>8}")
+    for key in ("pixel", "stroke"):
+        confusions = Counter((r["label"], r[key]) for r in digits if r[key] != r["label"])
+        common = ", ".join(f"{t}->{p}: {n}" for (t, p), n in confusions.most_common(10))
+        print(f"  most common confusions ({key}, true->read): {common}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "path",
-        type=Path,
-        nargs="?",
-        default=None,
-        help="pen trajectories (.json.gz) in the shipped format (default: the shipped pen digits, see --split)",
-    )
-    parser.add_argument(
-        "--split",
-        choices=["validation", "train", "all"],
-        default="validation",
-        help="which of the shipped writers to draw (default: validation, whom the shipped model never saw)",
-    )
+    parser.add_argument("path", type=Path, nargs="?", default=None, help="pen trajectories (.json.gz), any file")
+    parser.add_argument("--group", choices=GROUPS, default="report", help="which shipped writers (default: report)")
+    parser.add_argument("--seen", action="store_true", help="measure writers the model's card lists, labelled seen")
     parser.add_argument("--model", type=Path, default=None, help="a .keras model (default: the shipped one)")
     parser.add_argument("--limit", type=int, default=None, help="use this many digits (a seeded random subset)")
-    parser.add_argument(
-        "--numbers", type=int, default=1000, help="how many numbers to draw, spaced and touching (default 1000 each)"
-    )
+    parser.add_argument("--numbers", type=int, default=1000, help="numbers of each kind: spaced, touching (1000)")
+    parser.add_argument("--hard", type=int, default=300, help="hard-touching numbers (default 300)")
+    parser.add_argument("--pad", type=int, default=500, help="digits replayed through the pad (default 500)")
     parser.add_argument("--no-thin", action="store_true", help="skip the thin-pen set (it draws big canvases)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the headline figures to this JSON file")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
 
     if args.path is not None and not args.path.is_file():
         parser.error(f"{args.path} is not a file")
-    samples = load_samples(args.path, args.split)
+    samples = load_samples(args.path, args.group)
     rec = Recognizer.load(args.model)
-    print(f"model: {rec.name} (temperature {rec.temperature:.3g}, 'not sure' below {rec.threshold:.3g})")
-    source = args.path or f"the shipped pen digits, {args.split} writers"
+    seen = check_protocol(rec, samples, args.seen)
+    print(f"model: {rec!r}")
+    source = args.path or f"the shipped pen digits, {args.group} writers"
     print(f"data: {source} ({len(samples)} digits, {len({s.writer for s in samples})} writers), seed {args.seed}")
     digits = samples
     if args.limit is not None and args.limit < len(samples):
@@ -373,21 +309,23 @@ def main(argv: list[str] | None = None) -> int:
         digits = [samples[i] for i in sorted(chosen)]
 
     start = time.perf_counter()
-    digit_rows = run_digits(rec, digits, args.seed)
-    report_digits(digit_rows)
-    thin = [] if args.no_thin else read_thin(rec, digits, args.seed)
-    if thin:
-        report_thin(thin, digit_rows)
-    numbers = run_numbers(rec, samples, args.numbers, args.seed) if args.numbers > 0 else []
-    if numbers:
-        report_numbers(numbers)
-    touching = run_numbers(rec, samples, args.numbers, args.seed, touching=True) if args.numbers > 0 else []
-    if touching:
-        report_numbers(touching, ", each pushed up to the next (inks often touch)")
+    rows = {"digits": run_digits(rec, digits, args.seed)}
+    rows["thin"] = [] if args.no_thin else run_thin(rec, digits, args.seed)
+    rows["pad"] = run_pad(rec, digits, args.pad, args.seed) if args.pad > 0 else []
+    for how, count in (("spaced", args.numbers), ("touching", args.numbers), ("hard", args.hard)):
+        rows[how] = run_numbers(rec, samples, count, args.seed, how) if count > 0 else []
+    found = figures(rows)
+    report(found, rows, seen)
     print(f"\n({time.perf_counter() - start:.0f} s)")
     if args.json is not None:
-        figures = summary(digit_rows, thin, numbers, touching)
-        write_atomic(args.json, (json.dumps(figures, indent=2) + "\n").encode())
+        record = {
+            "model": rec.name,
+            "data": str(source),
+            "seen": seen,
+            "seed": args.seed,
+            "figures": {name: interval.to_dict() for name, interval in found.items()},
+        }
+        write_atomic(args.json, (json.dumps(record, indent=2) + "\n").encode())
     return 0
 
 

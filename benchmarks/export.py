@@ -1,7 +1,7 @@
 """What does leaving Keras cost? The .keras model against its float32, float16 and int8 TensorFlow Lite files.
 
 For each: the file size (and its share of the .keras file), the accuracy on all 10,000 MNIST test images and on
-the validation writers' pen digits (drawn as the pad draws them, which the shipped model never learnt from), the
+the report writers' pen digits (drawn as the pad draws them; no model learnt from them or was tuned on them), the
 share of those digits read the same as Keras, and the single-image latency (p50/p95). Keras runs through the
 recogniser's ``tf.function`` (its fastest path, what the pad uses); the .tflite files through
 `digitlib.export.TFLiteModel` (the LiteRT interpreter). Both times include turning the uint8 image into model
@@ -43,10 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     from digitlib import export
     from digitlib._tf import tf
     from digitlib.data import load_mnist
-    from digitlib.drawn import render_pen_digits
     from digitlib.evaluation import accuracy, predict_probabilities, predicted_digits
     from digitlib.files import temp_folder, write_atomic
     from digitlib.model_files import SHIPPED_MODEL
+    from digitlib.pen_augment import render_pen_digits
     from digitlib.pen_digits import load_pen_digits
     from digitlib.recognizer import Recognizer
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     model_path = args.model or SHIPPED_MODEL
     rec = Recognizer.load(model_path)
     (_, _), (x_test, y_test) = load_mnist(progress=lambda _message: None)
-    pen_images, pen_labels = render_pen_digits(load_pen_digits("validation"), 1, seed=0, styles=False)
+    pen_images, pen_labels = render_pen_digits(load_pen_digits("report"), 1, seed=0, styles=False)
     one = x_test[:1]
 
     folder = args.output or temp_folder(name="export-benchmark")
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model: {model_path}")
     print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, threads: {threads}")
     print(f"TensorFlow {tf.__version__}, LiteRT {_litert_version()}, Python {platform.python_version()}")
-    print(f"MNIST test: {len(y_test):,} images; pen digits: {len(pen_labels):,} (validation writers)\n")
+    print(f"MNIST test: {len(y_test):,} images; pen digits: {len(pen_labels):,} (report writers)\n")
     print(
         f"{'format':<16}{'size':>10}{'of .keras':>11}{'MNIST':>9}{'pen':>9}{'same as Keras':>15}"
         f"{'p50 ms':>9}{'p95 ms':>9}"

@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     from digitlib import preprocess
+    from digitlib.examples import template_strokes
     from digitlib.recognizer import Recognizer
-    from digitlib.render import render_strokes, template_strokes
+    from digitlib.render import render_strokes
 
     rec = Recognizer.load(args.model)
     strokes = template_strokes(5, 70, 40, 200)

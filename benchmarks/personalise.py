@@ -1,9 +1,9 @@
 """Does teaching the recogniser your handwriting work? Errors on a writer's drawings before and after `personalise`.
 
-For each writer with at least ``--min-digits`` digits (by default the shipped validation writers, whom the shipped
-model never learnt from; or every writer of a pen-digit file given as PATH), each digit is drawn the way the pad
+For each writer with at least ``--min-digits`` digits (by default the shipped report writers, whom no model learnt
+from; or every writer of a pen-digit file given as PATH), each digit is drawn the way the pad
 would draw it: the writer's strokes at a random size and place on a 280-px canvas with a random pen
-(`digitlib.drawn.place_on_canvas`, seeded). The writer's first ``--teach`` drawings of each digit (in file order)
+(`digitlib.pen_augment.place_on_canvas`, seeded). The writer's first ``--teach`` drawings of each digit (in file order)
 teach: they are added to a temporary `PersonalDrawings` file and the model is personalised on them. The rest
 test: each is drawn ``--draws`` times (other sizes, places, pens) and read with ``Recognizer.predict_strokes``
 (what the pad does) before and after. For each writer it prints the errors before and after and the reduction,
@@ -17,7 +17,7 @@ many MNIST training images replayed, 4 epochs of Adam at 3e-4, batch 32, nothing
 kept), so the product is compared with it measured, not quoted. The replay pool `personalise` draws once per
 process (or loads from the data folder) is made before the clock starts; its time is printed on its own.
 
-    python benchmarks/personalise.py                          # the shipped validation writers
+    python benchmarks/personalise.py                          # the shipped report writers
     python benchmarks/personalise.py --baseline --json personalise.json
     python benchmarks/personalise.py PATH --min-digits 40     # the writers of another pen-digit file
     python benchmarks/personalise.py --set epochs=6 --set renders=30   # try other FineTuning settings
@@ -38,12 +38,15 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlib import data, drawn, personal
+from digitlib import data
+from digitlib.drawings_store import PersonalDrawings
 from digitlib.evaluation import evaluate_accuracy
 from digitlib.files import write_atomic
+from digitlib.pen_augment import draw_like_the_pad, place_on_canvas, transform_strokes
 from digitlib.pen_digits import PenDigit, PenDigitsError, load_pen_digits
-from digitlib.personal import FineTuning, PersonalDrawings, personalise
+from digitlib.personal import FineTuning, personalise
 from digitlib.recognizer import Recognizer
+from digitlib.replay import replay_pool
 
 CANVAS = 280
 #: The plain fine-tune the issue measured, for comparison.
@@ -76,7 +79,7 @@ def draw(samples: list[PenDigit], rng: np.random.Generator, times: int = 1) -> l
     drawings = []
     for sample in samples:
         for _ in range(times):
-            strokes, pen = drawn.place_on_canvas(sample.strokes, rng, canvas=CANVAS)
+            strokes, pen = place_on_canvas(sample.strokes, rng, canvas=CANVAS)
             drawings.append((sample.label, strokes, pen))
     return drawings
 
@@ -96,17 +99,17 @@ def reading(rec: Recognizer, tested: list[Drawn]) -> dict[str, float]:
 def plain_fine_tune(rec: Recognizer, drawings: PersonalDrawings, seed: int) -> Recognizer:
     """The issue's plain fine-tune: jittered renders, MNIST replayed, constant Adam; the base calibration kept."""
     from digitlib._tf import keras
-    from digitlib.training import make_dataset
+    from digitlib.training_data import make_dataset
 
     rng = np.random.default_rng(seed)
     own_x, own_y = [], []
-    for drawing in drawings:
+    for saved in drawings:
         for _ in range(BASELINE["renders"]):
-            image = drawn.draw_like_the_pad(drawn.transform_strokes(drawing.on_canvas(), rng, bend=True), rng)
+            image = draw_like_the_pad(transform_strokes(saved.drawing.on_canvas.strokes, rng, bend=True), rng)
             if image is not None:
                 own_x.append(image)
-                own_y.append(drawing.label)
-    pool = personal.replay_pool(card=rec.card)
+                own_y.append(saved.label)
+    pool = replay_pool(card=rec.card)
     count = round(BASELINE["mnist_replay"] * len(own_x))
     index = rng.choice(len(pool.mnist_images), count, replace=False)
     x = np.concatenate([np.array(own_x, np.uint8), pool.mnist_images[index]])
@@ -203,7 +206,8 @@ def print_row(row: dict, baseline: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("path", nargs="?", type=Path, help="a pen-digit file (default: the shipped validation writers)")
+    parser.add_argument("path", nargs="?", type=Path, help="a pen-digit file (default: the shipped report writers)")
+    parser.add_argument("--group", choices=["tune", "report"], default="report", help="which shipped writers")
     parser.add_argument("--model", type=Path, default=None, help="the base model (default: the shipped one)")
     parser.add_argument("--min-digits", type=int, default=60, help="writers with at least this many digits")
     parser.add_argument("--teach", type=int, default=3, help="drawings of each digit that teach (default 3)")
@@ -217,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = parse_settings(args.set)
 
     try:
-        samples = load_pen_digits("validation") if args.path is None else load_pen_digits("all", args.path)
+        samples = load_pen_digits(args.group) if args.path is None else load_pen_digits("all", args.path)
     except PenDigitsError as err:
         raise SystemExit(f"not a pen-digit file: {err}") from err
     chosen = {w: d for w, d in by_writer(samples).items() if len(d) >= args.min_digits}
@@ -227,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     (_, _), (x_test, y_test) = data.load_mnist(progress=lambda _m: None)
     mnist_before = evaluate_accuracy(rec.model, x_test, y_test)
     start = time.perf_counter()
-    personal.replay_pool(card=rec.card)
+    replay_pool(card=rec.card)
     pool_seconds = time.perf_counter() - start
     print(f"base model {rec.name}: MNIST test {mnist_before:.2%}; replay pool ready in {pool_seconds:.1f} s")
     print(f"settings: {dataclasses.asdict(settings)}")

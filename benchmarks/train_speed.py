@@ -34,7 +34,8 @@ import tensorflow as tf
 
 from digitlib.data import load_mnist
 from digitlib.evaluation import evaluate_accuracy
-from digitlib.training import Recipe, get_recipe, train
+from digitlib.recipes import Recipe, get_recipe
+from digitlib.train import train
 
 MIN_EPOCHS = 2  # the target compares against the tutorial's first two epochs
 

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from digitlib.examples import example_strokes
 from digitlib.files import write_atomic
 from digitlib.recognizer import Recognizer
-from digitlib.render import example_strokes, render_strokes
+from digitlib.render import render_strokes
 
 
 @dataclass

@@ -3,7 +3,7 @@
 ``import digitlib`` is light: it does not import TensorFlow. The names most people need are offered at the top
 level and imported on first use::
 
-    from digitlib import Recognizer, DrawingPad, load_mnist
+    from digitlib import Drawing, Recognizer, DrawingPad, load_mnist
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ _LAZY = {
     "DrawingPad": "digitlib.pad",
     "load_mnist": "digitlib.data",
     "load_pen_digits": "digitlib.pen_digits",
-    "PersonalDrawings": "digitlib.personal",
+    "Drawing": "digitlib.drawing",
+    "PersonalDrawings": "digitlib.drawings_store",
     "personalise": "digitlib.personal",
 }
 
@@ -27,9 +28,10 @@ __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
     from digitlib.data import load_mnist as load_mnist
+    from digitlib.drawing import Drawing as Drawing
+    from digitlib.drawings_store import PersonalDrawings as PersonalDrawings
     from digitlib.pad import DrawingPad as DrawingPad
     from digitlib.pen_digits import load_pen_digits as load_pen_digits
-    from digitlib.personal import PersonalDrawings as PersonalDrawings
     from digitlib.personal import personalise as personalise
     from digitlib.recognizer import Recognizer as Recognizer
 

@@ -23,6 +23,8 @@ from scipy.optimize import minimize_scalar
 SURE_WRONG_TARGET = 0.002
 #: The threshold is never chosen below this: a digit at 60% is not "sure" whatever the data says.
 LOWEST_THRESHOLD = 0.6
+#: Temperatures are searched in this range.
+TEMPERATURES = (0.05, 20.0)
 
 
 def _log(probabilities: np.ndarray) -> np.ndarray:
@@ -46,7 +48,7 @@ def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray) -> fl
 
 
 def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature that minimises the negative log-likelihood of ``labels`` (searched in [0.05, 20])."""
+    """The temperature that minimises the negative log-likelihood of ``labels`` (searched in `TEMPERATURES`)."""
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) == 0 or len(labels) != len(probabilities):
         raise ValueError("fit_temperature needs as many labels as rows of probabilities, and at least one")
@@ -58,7 +60,7 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
         log_norm = np.log(np.exp(logits).sum(axis=1))
         return float((log_norm - logits[np.arange(len(labels)), labels]).mean())
 
-    result = minimize_scalar(loss, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    result = minimize_scalar(loss, bounds=tuple(np.log(TEMPERATURES)), method="bounded")
     return float(np.exp(result.x))
 
 
@@ -147,13 +149,24 @@ class Calibration:
         return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, values: dict) -> Calibration:
+    def from_dict(cls, values: object) -> Calibration:
+        """A calibration as a model card stores it; `ValueError` unless it holds a temperature in
+        `TEMPERATURES` and a threshold in [`LOWEST_THRESHOLD`, 1] (a card that says nothing sensible must not
+        pass for a calibrated model)."""
+        if not isinstance(values, dict) or not {"temperature", "threshold"} <= set(values):
+            raise ValueError(f"a calibration needs a temperature and a threshold, got {values!r:.80}")
+        for name in ("temperature", "threshold"):
+            value = values[name]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+                raise ValueError(f"a calibration's {name} must be a number, got {value!r:.40}")
         known = {k: values[k] for k in cls.__dataclass_fields__ if k in values}
         calibration = cls(**known)
-        if not np.isfinite(calibration.temperature) or calibration.temperature <= 0:
-            raise ValueError(f"a calibration's temperature must be positive, got {calibration.temperature!r}")
-        if not 0.0 < calibration.threshold <= 1.0:
-            raise ValueError(f"a calibration's threshold must be in (0, 1], got {calibration.threshold!r}")
+        if not TEMPERATURES[0] <= calibration.temperature <= TEMPERATURES[1]:
+            raise ValueError(f"a calibration's temperature must be in {TEMPERATURES}, got {calibration.temperature!r}")
+        if not LOWEST_THRESHOLD <= calibration.threshold <= 1.0:
+            raise ValueError(
+                f"a calibration's threshold must be in [{LOWEST_THRESHOLD}, 1], got {calibration.threshold!r}"
+            )
         return calibration
 
 

@@ -1,6 +1,6 @@
 """Training on several devices or machines with `tf.distribute`: the strategies, and what Keras 3 needs for them.
 
-`digitlib.training.train` takes a strategy and stays the same code: each replica takes a batch of the recipe's size,
+`digitlib.train.train` takes a strategy and stays the same code: each replica takes a batch of the recipe's size,
 the learning rate is multiplied by the number of replicas, and in a cluster every worker learns from its own share
 of the images. This module holds what that takes: `make_strategy` (``python -m digitlib.train --strategy``),
 `MultiWorkerStrategy` (the multi-worker strategy as Keras 3.15's ``fit`` needs it), who saves (`is_chief`), where
@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from digitlib._tf import keras, tf
-
-if TYPE_CHECKING:
-    from digitlib import training
+from digitlib.recipes import Recipe
+from digitlib.training_data import make_dataset
 
 #: The --strategy choices (see `make_strategy`).
 STRATEGIES = ("default", "mirrored", "multi-worker")
@@ -43,6 +42,7 @@ def make_strategy(name: str, cpu_replicas: int | None = None) -> tf.distribute.S
             f"cpu_replicas (--cpu-replicas) must be a number of devices of at least 1, got {cpu_replicas!r}"
         )
     if name == "multi-worker":
+        check_tf_config(os.environ.get("TF_CONFIG"))
         return MultiWorkerStrategy()
     if name != "mirrored":
         return None
@@ -57,6 +57,30 @@ def make_strategy(name: str, cpu_replicas: int | None = None) -> tf.distribute.S
             "(in a notebook, restart the kernel)"
         ) from None
     return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(cpu_replicas)])
+
+
+def check_tf_config(text: str | None) -> dict[str, Any]:
+    """``TF_CONFIG`` as a cluster of workers and this process's task in it; `ValueError` saying what is wrong.
+
+    TensorFlow reads a missing or malformed ``TF_CONFIG`` as no cluster at all and trains on one worker, silently.
+    """
+    example = '{"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 0}}'
+    if not text:
+        raise ValueError(f"--strategy multi-worker needs TF_CONFIG naming the cluster and this task, e.g. {example}")
+    try:
+        config = json.loads(text)
+    except ValueError:
+        raise ValueError(f"TF_CONFIG is not JSON ({text!r:.80}); it should look like {example}") from None
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    task = config.get("task") if isinstance(config, dict) else None
+    workers = cluster.get("worker") if isinstance(cluster, dict) else None
+    if not isinstance(workers, list) or not workers or not all(isinstance(w, str) for w in workers):
+        raise ValueError(f"TF_CONFIG must list the workers' host:port addresses under cluster.worker, e.g. {example}")
+    if not isinstance(task, dict) or task.get("type") not in cluster or not isinstance(task.get("index"), int):
+        raise ValueError(f"TF_CONFIG must name this process's task (type and index), e.g. {example}")
+    if not 0 <= task["index"] < len(cluster[task["type"]]):
+        raise ValueError(f"TF_CONFIG's task index {task['index']} is not among its {len(cluster[task['type']])} tasks")
+    return config
 
 
 class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
@@ -157,7 +181,7 @@ def worker_dataset(
     strategy: tf.distribute.Strategy,
     images: np.ndarray,
     labels: np.ndarray,
-    recipe: training.Recipe,
+    recipe: Recipe,
     seed: int,
     one_hot: bool,
 ) -> tf.distribute.DistributedDataset:
@@ -168,8 +192,6 @@ def worker_dataset(
     (Left to tf.data, the split would come after the augmentation: every worker would run the whole pipeline and
     keep its share of it, so adding workers would not make the pipeline any faster.)
     """
-
-    from digitlib.training import make_dataset  # training imports this module
 
     def pipeline(context: tf.distribute.InputContext) -> tf.data.Dataset:
         part = slice(context.input_pipeline_id, None, context.num_input_pipelines)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 
 from digitlib.files import write_atomic
-from digitlib.images import to_model_input
+from digitlib.images import NUM_CLASSES, to_model_input
 from digitlib.model_files import asset, card_path
 
-NUM_CLASSES = 10
 #: Small saved runs of the tutorials' recipes (test-set probabilities + facts), made by benchmarks/baselines.py.
 BASELINES_DIR = asset("baselines")
 
@@ -81,6 +80,47 @@ def accuracy(labels: np.ndarray, predictions: np.ndarray) -> float:
     if not labels.size:
         raise ValueError("cannot compute the accuracy of zero predictions")
     return float(np.mean(labels == predictions))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A figure measured on several writers' drawings, with its 95% interval by bootstrap over the writers."""
+
+    value: float
+    low: float
+    high: float
+    writers: int
+    items: int
+
+    def __str__(self) -> str:
+        return f"{self.value:.2%} [{self.low:.2%}, {self.high:.2%}] ({self.writers} writers, {self.items:,})"
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"value": self.value, "low": self.low, "high": self.high, "writers": self.writers, "items": self.items}
+
+
+def writer_interval(
+    values: np.ndarray, writers: Sequence[str], level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> Interval:
+    """The share (mean) of ``values`` (one per drawing: 1 right, 0 wrong, or any score) and its interval by
+    bootstrap over ``writers`` (the writer of each drawing): writers are drawn with replacement, with all their
+    drawings, since one person's drawings are not independent of each other."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or len(values) != len(writers) or not len(values):
+        raise ValueError("writer_interval needs one value and one writer per drawing, and at least one drawing")
+    names, index = np.unique(np.asarray(writers, dtype=object).astype(str), return_inverse=True)
+    sums = np.bincount(index, weights=values, minlength=len(names))
+    counts = np.bincount(index, minlength=len(names)).astype(np.float64)
+    picks = np.random.default_rng(seed).integers(0, len(names), (resamples, len(names)))
+    shares = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    low, high = np.quantile(shares, [(1 - level) / 2, (1 + level) / 2])
+    return Interval(float(values.mean()), float(low), float(high), len(names), len(values))
+
+
+def seen_writers(card: Mapping[str, Any]) -> set[str]:
+    """The writers a model learnt from or was tuned on, as its card lists them (``card["writers"]``)."""
+    groups = card.get("writers") or {}
+    return {w for writers in groups.values() if isinstance(writers, list) for w in writers if isinstance(w, str)}
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlib import data
-from digitlib.files import temp_folder, write_atomic
+from digitlib.files import replace_folder, temp_folder, write_atomic
 from digitlib.images import MNIST_SIZE, to_model_input
 
 __all__ = [
@@ -72,10 +72,10 @@ def representative_images(
     """Images whose activations set the int8 scales: float32 (N, 28, 28, 1), MNIST and pen digits, seeded.
 
     MNIST training images are drawn at random, and training writers' pen digits are drawn as the pad draws
-    them (`digitlib.drawn.render_pen_digits`); the validation writers and MNIST's test set stay unseen, so the
+    them (`digitlib.pen_augment.render_pen_digits`); the validation writers and MNIST's test set stay unseen, so the
     int8 model's test accuracy is honest. The same seed gives the same images.
     """
-    from digitlib.drawn import render_pen_digits
+    from digitlib.pen_augment import render_pen_digits
     from digitlib.pen_digits import load_pen_digits
 
     if mnist_count < 0 or pen_count < 0 or mnist_count + pen_count == 0:
@@ -118,22 +118,7 @@ def to_saved_model(model, folder: str | os.PathLike) -> Path:
         raise ValueError(
             f"{folder} exists and is not a SavedModel; choose a new folder name (an old SavedModel is replaced)"
         )
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = temp_folder(folder.parent, folder.name)
-    old = None
-    try:
-        _export_saved_model(model, work / "saved_model")
-        if folder.exists():  # move the old one aside first: a folder cannot be renamed over a non-empty one
-            old = work / "old"
-            os.replace(folder, old)
-        os.replace(work / "saved_model", folder)
-    except BaseException:
-        if old is not None and not folder.exists():
-            os.replace(old, folder)  # put the old SavedModel back
-        raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return folder
+    return replace_folder(folder, lambda new: _export_saved_model(model, new))
 
 
 def _converter(saved_model: Path, quantize: str | None, representative: np.ndarray | None):

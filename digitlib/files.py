@@ -30,11 +30,25 @@ def default_mode() -> int:
     return 0o666 & ~umask
 
 
-def _temp_path(path: Path, suffix: str) -> Path:
+def temp_file(path: str | os.PathLike, keep_suffix: bool = False) -> Path:
+    """A new empty temporary file beside ``path``, named so `remove_leftovers` finds it if this process dies
+    (ending in ``path``'s suffix with ``keep_suffix``: Keras checks it). The caller commits or removes it."""
+    path = Path(path)
+    suffix = path.suffix if keep_suffix else ""
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=f".{TEMP_MARK}{suffix}")
     os.close(fd)
     os.chmod(name, default_mode())  # mkstemp creates 0600; these are ordinary files
     return Path(name)
+
+
+def commit(tmp: Path, path: str | os.PathLike) -> Path:
+    """Make a written temporary file durable and rename it over ``path`` (the moment the write takes effect)."""
+    path = Path(path)
+    with open(tmp, "rb+") as f:  # whatever wrote it, its bytes are on disk before the rename
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_folder(path.parent)
+    return path
 
 
 def write_atomic(path: str | os.PathLike, content: bytes | Callable[[Path], None], keep_suffix: bool = False) -> Path:
@@ -43,24 +57,47 @@ def write_atomic(path: str | os.PathLike, content: bytes | Callable[[Path], None
     ``content`` is the bytes to write, or a function that writes the file at the path it is given (for writers
     that insist on a file name, like ``model.save``). With ``keep_suffix`` the temporary file ends in the target's
     suffix (Keras checks it). The folder is created if needed; on any error, including Ctrl-C, the temporary file
-    is removed and the old ``path`` is untouched.
+    is removed and the old ``path`` is untouched (an `OSError` names ``path``).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(path, path.suffix if keep_suffix else "")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_file(path, keep_suffix)
         if callable(content):
             content(tmp)
         else:
             tmp.write_bytes(content)
-        with open(tmp, "rb+") as f:  # whatever wrote it, its bytes are on disk before the rename
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_folder(path.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        commit(tmp, path)
+    except OSError as err:  # name the user's file, not the temporary one
+        raise OSError(err.errno, f"cannot write {path} ({err.strerror or err}); it is unchanged") from None
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     return path
+
+
+def replace_folder(folder: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Replace ``folder`` with what ``write`` creates at the path it is given, all at once: the new folder is
+    written beside it and renamed into place, the old one moved aside first and put back on any error."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = temp_folder(folder.parent, folder.name)
+    old = None
+    try:
+        write(work / "new")
+        if folder.exists():  # move the old one aside first: a folder cannot be renamed over a non-empty one
+            old = work / "old"
+            os.replace(folder, old)
+        os.replace(work / "new", folder)
+        _fsync_folder(folder.parent)
+    except BaseException:
+        if old is not None and not folder.exists():
+            os.replace(old, folder)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return folder
 
 
 def append_line(path: str | os.PathLike, line: str) -> None:

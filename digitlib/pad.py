@@ -7,11 +7,11 @@
     >>> pad.prediction.digit
     7
 
-The pad keeps the strokes it receives, from the canvas's mouse and touch events or from
-:meth:`DrawingPad.add_stroke`, and reads those strokes with
-:meth:`~digitlib.recognizer.Recognizer.predict_strokes` (or ``predict_number_strokes`` in
-number mode), which draw them with :mod:`digitlib.render`. The browser canvas is only a view
-of the strokes, so the same strokes give the same answer with or without a browser.
+The pad is a view of a `digitlib.pad_state.PadState` (``pad.state``), which keeps the strokes it
+receives, from the canvas's mouse and touch events or from :meth:`DrawingPad.add_stroke`, and
+reads them with :meth:`~digitlib.recognizer.Recognizer.predict_strokes` (or
+``predict_number_strokes`` in number mode). The browser canvas is only a view of the strokes, so
+the same strokes give the same answer with or without a browser.
 
 The pad keeps its state in traitlets, as ipywidgets' own widgets do: ``mode`` and ``pen_width``
 can be set, observed and linked (``ipywidgets.link((pad, "mode"), (toggle, "value"))``);
@@ -32,11 +32,10 @@ corrections are ``.digitlib-pad-right``, ``.digitlib-pad-label-0`` … ``-9``,
 from __future__ import annotations
 
 import functools
-import math
 import numbers
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -44,23 +43,17 @@ import traitlets
 from ipycanvas import MultiCanvas, hold_canvas
 
 from digitlib import pad_view
-from digitlib.render import Point, Stroke, check_strokes, render_strokes
+from digitlib.drawing import PAD_PEN_WIDTHS, Point, Stroke, canvas_size
+from digitlib.pad_state import MODES, Mode, PadState, checked_point
+from digitlib.render import render_drawing
 
 if TYPE_CHECKING:
-    from digitlib.personal import PersonalDrawings
+    from digitlib.drawings_store import PersonalDrawings
     from digitlib.recognizer import DigitPrediction, NumberPrediction, Recognizer
-
-Mode = Literal["digit", "number"]
-MODES: tuple[Mode, ...] = ("digit", "number")
 
 #: Seconds between two live predictions while the pen moves. Mouse moves arrive about 60 times
 #: a second; reading every one would make the kernel fall behind the pen.
 LIVE_INTERVAL = 0.1
-#: Pen widths the pad accepts and its slider offers, in canvas pixels.
-PEN_WIDTH_RANGE = (6, 40)
-#: Canvas sides the pad accepts, in pixels: below 56 px (twice MNIST's 28) there is no room to draw a digit, and
-#: above 4000 px the canvas is larger than any screen and only costs memory in the browser and the kernel.
-CANVAS_SIDE_RANGE = (56, 4000)
 
 INK_COLOUR = "#111111"
 PAPER_COLOUR = "#ffffff"
@@ -136,13 +129,13 @@ class DrawingPad(widgets.VBox):
         recognizer: a :class:`digitlib.recognizer.Recognizer` (``Recognizer.load()`` for the
             shipped model).
         mode: ``"digit"`` to read one digit, ``"number"`` to read digits side by side.
-        canvas_size: the canvas in pixels, one int for a square or ``(width, height)``, each
-            side within `CANVAS_SIDE_RANGE`.
-        pen_width: the pen's diameter in canvas pixels, within `PEN_WIDTH_RANGE` (the slider
-            changes it).
+        canvas_size: the canvas in pixels, one int for a square or ``(width, height)``
+            (`digitlib.drawing.CANVAS_SIDES`).
+        pen_width: the pen's diameter in canvas pixels, within `digitlib.drawing.PAD_PEN_WIDTHS`
+            (the slider changes it).
         live_interval: least seconds between two predictions while the pen moves.
-        drawings: a :class:`digitlib.personal.PersonalDrawings` to save corrected drawings in;
-            with it, the pad shows "right" and the ten digits (a box for the number in number
+        drawings: a :class:`digitlib.drawings_store.PersonalDrawings` to save corrected drawings
+            in; with it, the pad shows "right" and the ten digits (a box for the number in number
             mode) under the canvas. Without it, no correction row appears.
 
     Traits (observe them, or ``link`` the first two to other widgets):
@@ -157,6 +150,7 @@ class DrawingPad(widgets.VBox):
         saved (read-only): how many drawings this pad has saved in ``drawings``.
 
     Attributes:
+        state: the `digitlib.pad_state.PadState` this widget shows.
         canvas: the ipycanvas ``MultiCanvas`` (layer 0 paper, layer 1 ink).
         result, details, error_area: the HTML widgets with the answer, the probability bars
             and 28×28 images, and errors.
@@ -165,7 +159,7 @@ class DrawingPad(widgets.VBox):
     """
 
     mode = _Choice(MODES, default_value="digit", help="'digit' reads one digit, 'number' digits side by side")
-    pen_width = _Pixels(20.0, min=PEN_WIDTH_RANGE[0], max=PEN_WIDTH_RANGE[1], help="pen diameter, canvas px")
+    pen_width = _Pixels(20.0, min=PAD_PEN_WIDTHS[0], max=PAD_PEN_WIDTHS[1], help="pen diameter, canvas px")
     prediction = _Reading(None, allow_none=True, read_only=True, help="the latest reading").tag(
         changed_by="draw, or call add_stroke(), undo() or clear(), and the pad reads the drawing again"
     )
@@ -198,18 +192,12 @@ class DrawingPad(widgets.VBox):
             raise ValueError(f"live_interval must be a number of seconds >= 0, got {live_interval!r}")
         if drawings is not None and not callable(getattr(drawings, "add", None)):
             raise TypeError(
-                "drawings must be a digitlib.personal.PersonalDrawings (PersonalDrawings('my_digits.jsonl')), "
+                "drawings must be a digitlib.drawings_store.PersonalDrawings (PersonalDrawings('my_digits.jsonl')), "
                 f"got {type(drawings).__name__}"
             )
-        self.recognizer = recognizer
-        self.drawings = drawings
+        self.state = PadState(recognizer, (width, height), pen_width, mode, drawings)
         self.live_interval = float(live_interval)
-        self._canvas_size = (width, height)
-        self._strokes: list[list[Point]] = []
-        self._current: list[Point] | None = None  # the stroke being drawn, while the pen is down
-        self._stale = False  # strokes changed since the last reading (live readings are throttled)
         self._last_live = 0.0
-        self._predict_seconds = 0.0
 
         # A fixed CSS size: in a flex box the canvas would otherwise be stretched, and the ink distorted.
         canvas_layout = widgets.Layout(width=f"{width}px", height=f"{height}px", flex="0 0 auto", margin="1px")
@@ -222,7 +210,7 @@ class DrawingPad(widgets.VBox):
             style={"button_width": "84px"},
         )
         self.mode_toggle.add_class("digitlib-pad-mode")
-        low, high = PEN_WIDTH_RANGE
+        low, high = PAD_PEN_WIDTHS
         self.pen_slider = widgets.FloatSlider(
             value=pen_width, min=low, max=high, step=1, description="pen", readout_format=".0f", continuous_update=False
         )
@@ -282,7 +270,7 @@ class DrawingPad(widgets.VBox):
 
         self._redraw()
         self._update_hint()
-        self._predict()
+        self._read()
 
     def _build_corrections(self) -> widgets.VBox:
         """The row that saves the drawing with its right label: "right" and 0-9 in digit mode, a box for the
@@ -323,19 +311,29 @@ class DrawingPad(widgets.VBox):
 
     def __repr__(self) -> str:
         width, height = self.canvas_size
-        return f"DrawingPad(mode={self.mode!r}, canvas={width}x{height}, strokes={len(self._strokes)})"
+        return f"DrawingPad(mode={self.mode!r}, canvas={width}x{height}, strokes={len(self.state.strokes)})"
 
     # -- public API -----------------------------------------------------------------------------
 
     @property
+    def recognizer(self) -> Recognizer:
+        """What reads the drawing."""
+        return self.state.recognizer
+
+    @property
+    def drawings(self) -> PersonalDrawings | None:
+        """Where corrections are saved (None: nowhere)."""
+        return self.state.drawings
+
+    @property
     def canvas_size(self) -> tuple[int, int]:
         """The canvas's ``(width, height)`` in pixels (fixed when the pad is made)."""
-        return self._canvas_size
+        return self.state.canvas
 
     @property
     def strokes(self) -> list[list[Point]]:
         """A copy of the kept strokes, each a list of (x, y) canvas points."""
-        return [list(stroke) for stroke in self._strokes]
+        return [list(stroke) for stroke in self.state.strokes]
 
     def add_stroke(self, stroke: Stroke) -> DigitPrediction | NumberPrediction | None:
         """Add one stroke, given as (x, y) canvas points, draw it and read the drawing again.
@@ -351,200 +349,104 @@ class DrawingPad(widgets.VBox):
 
     def add_strokes(self, strokes: Sequence[Stroke]) -> DigitPrediction | NumberPrediction | None:
         """Add several strokes at once (one reading at the end); see :meth:`add_stroke`."""
-        checked = _checked_strokes(strokes)
+        added = self.state.add_strokes(strokes)
         with hold_canvas():
-            for stroke in checked:
-                self._strokes.append(stroke)
+            for stroke in added:
                 self._draw_stroke(stroke)
-        return self._predict()
+        return self._read()
 
     def undo(self) -> None:
         """Remove the last stroke and read the drawing again."""
-        if self._strokes:
-            self._strokes.pop()
-        self._current = None
+        self.state.undo()
         self._redraw()
-        self._predict()
+        self._read()
 
     def clear(self) -> None:
         """Remove every stroke."""
-        self._strokes.clear()
-        self._current = None
+        self.state.clear()
         self._redraw()
-        self._predict()
+        self._read()
 
     def canvas_image(self) -> np.ndarray:
         """The drawing as the canvas shows it: uint8 (height, width, 3), dark ink on white."""
-        return render_strokes(self._strokes, self.canvas_size, self.pen_width)
+        return render_drawing(self.state.drawing)
 
-    # -- corrections ----------------------------------------------------------------------------
+    # -- corrections (see PadState) ---------------------------------------------------------------
 
     def save_as(self, label: int | str) -> int:
-        """Save the drawing (digit mode) in :attr:`drawings` as the digit ``label``, then clear the canvas.
+        """Save the drawing (digit mode) as the digit ``label``, then clear the canvas; return :attr:`saved`.
 
-        What the "right" and digit buttons do. The record holds the strokes as drawn, the label,
-        the canvas size and the pen width (`PersonalDrawings` adds the time).
-
-        Returns:
-            :attr:`saved`, the number of drawings this pad has saved.
-
-        Raises:
-            ValueError: without ``drawings``, in number mode (use :meth:`save_number`), for a
-                label that is not one digit, or when there is nothing readable to save.
-            OSError: when the file cannot be written; the drawing stays on the canvas.
+        What the "right" and digit buttons do. `ValueError` without ``drawings``, in number mode (use
+        :meth:`save_number`), for a label that is not one digit, or when there is nothing readable to save;
+        `OSError` when the file cannot be written (the drawing stays on the canvas).
         """
-        drawings = self._checked_drawings()
-        label = _checked_label(label)
-        if self.mode != "digit":
-            raise ValueError(
-                "the pad is in number mode: save a number with save_number('205'), or switch to digit mode "
-                "(pad.mode = 'digit') to save one digit"
-            )
-        reading = self._fresh_reading()
-        if reading is None or reading.digit is None:
-            raise ValueError("nothing readable to save: draw a digit first (a tap or a speck is not saved)")
-        drawings.add(self.strokes, label, canvas_size=self.canvas_size, pen_width=self.pen_width)
-        self.set_trait("saved", self.saved + 1)
-        self.clear()  # only after the drawing is safely in the file
-        return self.saved
+        return self._saving(self.state.save_as, label)
 
     def save_number(self, text: str) -> int:
         """Save each digit of the drawing (number mode) with its digit in ``text``, then clear the canvas.
 
-        What the number box and its Save button do. ``text`` is the right number, one digit per
-        digit the pad found (left to right); each digit is saved as its own drawing: the strokes
-        that fall in its box (a stroke through two touching digits is cut where their boxes
-        meet), its label, the canvas size and the pen width.
-
-        Returns:
-            :attr:`saved`.
-
-        Raises:
-            ValueError: without ``drawings``, in digit mode (use :meth:`save_as`), for text that
-                is not digits, or when the number of digits typed is not the number the pad found;
-                nothing is saved then.
-            OSError: when the file cannot be written; the drawing stays on the canvas.
+        What the number box and its Save button do: one digit typed per digit the pad found, each saved as its own
+        drawing, the strokes (or parts) it was read from. `ValueError`, and nothing saved, without ``drawings``, in
+        digit mode, for text that is not digits, or when the count differs from the digits found.
         """
-        drawings = self._checked_drawings()
-        if not isinstance(text, str) or not text.strip().isdecimal() or not text.strip().isascii():
-            raise ValueError(f"type the number as digits only, e.g. 205; got {text!r}")
-        text = text.strip()
-        if self.mode != "number":
-            raise ValueError(
-                "the pad is in digit mode: save one digit with save_as(3), or switch to number mode "
-                "(pad.mode = 'number') to save a number"
-            )
-        reading = self._fresh_reading()
-        found = len(reading.digits) if reading is not None else 0
-        if found == 0:
-            raise ValueError("nothing readable to save: write a number first")
-        if len(text) != found:
-            shown = reading.text
-            raise ValueError(
-                f"you typed {len(text)} digit{'s' * (len(text) != 1)} ({text}) but the pad found {found} in the "
-                f"drawing ({shown}): type one digit for each digit the pad shows, or clear and write the digits "
-                "further apart. Nothing was saved."
-            )
-        parts = [p.strokes or () for p in reading.digits]  # the strokes (or parts) the reader read each digit from
-        missing = [str(i) for i, strokes in enumerate(parts, 1) if not strokes]
-        if missing:
-            raise ValueError(
-                f"no strokes belong to digit {', '.join(missing)} of the reading; clear and write the digits "
-                "further apart. Nothing was saved."
-            )
-        for index, (strokes, digit) in enumerate(zip(parts, text, strict=True)):
-            try:
-                drawings.add(
-                    [[(float(x), float(y)) for x, y in stroke] for stroke in strokes],
-                    int(digit),
-                    canvas_size=self.canvas_size,
-                    pen_width=self.pen_width,
-                )
-            except Exception as error:
-                if index:  # the file is appended one drawing at a time: say how far it got
-                    error.add_note(f"{index} of the {found} digits were saved before this error.")
-                raise
-            self.set_trait("saved", self.saved + 1)
-        self.clear()
-        return self.saved
+        return self._saving(self.state.save_number, text)
 
     def save_reading(self) -> int:
-        """Save the drawing with what the pad read (the "right" button): :meth:`save_as` with the digit read,
-        or :meth:`save_number` with the number read."""
-        self._checked_drawings()
-        reading = self._fresh_reading()
-        if self.mode == "number":
-            if reading is None or not reading.digits:
-                raise ValueError("nothing readable to save: write a number first")
-            return self.save_number(reading.text)
-        if reading is None or reading.digit is None:
-            raise ValueError("nothing readable to save: draw a digit first (a tap or a speck is not saved)")
-        return self.save_as(reading.digit)
+        """Save the drawing with what the pad read (the "right" button)."""
+        return self._saving(self.state.save_reading)
 
-    def _checked_drawings(self) -> PersonalDrawings:
-        if self.drawings is None:
-            raise ValueError(
-                "this pad has nowhere to save drawings: make it with "
-                "DrawingPad(rec, drawings=PersonalDrawings('my_digits.jsonl'))"
-            )
-        return self.drawings
-
-    def _fresh_reading(self) -> DigitPrediction | NumberPrediction | None:
-        """The reading of exactly the strokes on the canvas (a live reading may lag behind the pen)."""
-        if self._stale or self._current is not None:
-            self._current = None
-            self._predict()
-        return self.prediction
+    def _saving(self, save: Callable[..., int], *args: Any) -> int:
+        try:
+            return save(*args)
+        finally:  # show what was saved, and the cleared canvas, even when a later digit failed
+            self.set_trait("saved", self.state.saved)
+            if not self.state.strokes:
+                self._redraw()
+            self._show()
 
     # -- pen events (called by the canvas; errors show in the widget) ---------------------------
 
     @_shows_errors()
     def _on_pen_down(self, x: float, y: float) -> None:
-        point = _checked_point(x, y)
-        self._current = [point]
-        self._strokes.append(self._current)
-        self._stale = True
+        point = checked_point(x, y)
+        self.state.pen_down(point)
         with hold_canvas():
-            self._ink.fill_circle(point[0], point[1], self.pen_width / 2)
+            self._ink.fill_circle(point[0], point[1], self.state.pen / 2)
 
     @_shows_errors()
     def _on_pen_move(self, x: float, y: float) -> None:
-        if self._current is None:
+        if self.state.current is None:
             return  # the mouse moves over the canvas with no button pressed
-        if not self._extend_stroke(_checked_point(x, y)):
+        if not self._extend_stroke(checked_point(x, y)):
             return
         now = time.perf_counter()
         # Read at most every live_interval seconds, and never spend more than about a third of
         # the time reading, so the kernel keeps up with the pen on a slow machine.
-        if now - self._last_live >= max(self.live_interval, 3 * self._predict_seconds):
+        if now - self._last_live >= max(self.live_interval, 3 * self.state.seconds):
             self._last_live = now
-            self._predict()
+            self._read()
 
     @_shows_errors()
     def _on_mouse_up(self, x: float, y: float) -> None:
         # The stroke ends where the button was released: a busy browser may merge the last moves into
         # fewer events, and the release carries the final position.
-        if self._current is not None:
-            self._extend_stroke(_checked_point(x, y))
+        if self.state.current is not None:
+            self._extend_stroke(checked_point(x, y))
         self._on_pen_up()
 
     def _extend_stroke(self, point: Point) -> bool:
         """Add ``point`` to the stroke being drawn and ink it; False for the point the stroke ends at already."""
-        last = self._current[-1]
-        if point == last:
+        last = self.state.current[-1]
+        if not self.state.pen_move(point):
             return False
-        self._current.append(point)
-        self._stale = True
         with hold_canvas():
             self._ink.stroke_line(last[0], last[1], point[0], point[1])
         return True
 
     @_shows_errors()
     def _on_pen_up(self, x: float | None = None, y: float | None = None) -> None:
-        if self._current is None:
-            return
-        self._current = None
-        self._predict()
+        if self.state.pen_up():
+            self._read()
 
     @_shows_errors()
     def _on_touch_start(self, touches: list[tuple[float, float]]) -> None:
@@ -581,14 +483,16 @@ class DrawingPad(widgets.VBox):
         self.save_number(self.number_box.value)
 
     @_shows_errors()
-    def _on_mode_change(self, _change: dict) -> None:
+    def _on_mode_change(self, change: dict) -> None:
+        self.state.mode = change["new"]
         self._update_hint()
-        self._predict()
+        self._read()
 
     @_shows_errors()
-    def _on_pen_width_change(self, _change: dict) -> None:
+    def _on_pen_width_change(self, change: dict) -> None:
+        self.state.pen = float(change["new"])
         self._redraw()
-        self._predict()
+        self._read()
 
     @_shows_errors()
     def _on_client_ready(self) -> None:
@@ -612,44 +516,41 @@ class DrawingPad(widgets.VBox):
             ink.clear()
             ink.stroke_style = INK_COLOUR
             ink.fill_style = INK_COLOUR
-            ink.line_width = self.pen_width
+            ink.line_width = self.state.pen
             ink.line_cap = "round"
             ink.line_join = "round"
-            for stroke in self._strokes:
+            for stroke in self.state.strokes:
                 self._draw_stroke(stroke)
 
     def _draw_stroke(self, stroke: list[Point]) -> None:
         # Round caps and joins, as digitlib.render draws them for the model.
         if len(stroke) == 1:
-            self._ink.fill_circle(stroke[0][0], stroke[0][1], self.pen_width / 2)
+            self._ink.fill_circle(stroke[0][0], stroke[0][1], self.state.pen / 2)
         else:
             self._ink.stroke_lines(stroke)
 
     # -- reading --------------------------------------------------------------------------------
 
-    def _predict(self) -> DigitPrediction | NumberPrediction | None:
+    def _read(self) -> DigitPrediction | NumberPrediction | None:
         """Read the strokes (the one being drawn included), show the result and tell the observers."""
-        started = time.perf_counter()
-        self._stale = False
-        try:
-            if self.mode == "number":
-                prediction = self.recognizer.predict_number_strokes(self._strokes, self.canvas_size, self.pen_width)
-            else:
-                prediction = self.recognizer.predict_strokes(self._strokes, self.canvas_size, self.pen_width)
-        except Exception as error:  # noqa: BLE001 - shown in the widget, not lost in a log
+        self.state.read()
+        self._show()
+        return self.state.reading
+
+    def _show(self) -> None:
+        """Show the state: the answer, the details, the error and the correction row."""
+        state = self.state
+        if state.error is not None:
             self.set_trait("prediction", None)
-            self._show_error(error)
+            self._show_error(state.error)
             self._update_corrections()
-            return None
-        finally:
-            self._predict_seconds = time.perf_counter() - started
+            return
         self._clear_error()
-        live = self._current is not None  # the pen is down: the pad reads again when it lifts
-        self.result.value = pad_view.answer_html(prediction, drawn=bool(self._strokes), live=live)
-        self.details.value = pad_view.details_html(prediction)
-        self.set_trait("prediction", prediction)  # after the view, so observers see the pad as it shows
+        live = state.current is not None  # the pen is down: the pad reads again when it lifts
+        self.result.value = pad_view.answer_html(state.reading, drawn=bool(state.strokes), live=live)
+        self.details.value = pad_view.details_html(state.reading)
+        self.set_trait("prediction", state.reading)  # after the view, so observers see the pad as it shows
         self._update_corrections()
-        return prediction
 
     def _update_hint(self) -> None:
         self.hint.value = pad_view.hint_html(self.mode)
@@ -661,8 +562,7 @@ class DrawingPad(widgets.VBox):
         number = self.mode == "number"
         self._digit_row.layout.display = "none" if number else None
         self._number_row.layout.display = None if number else "none"
-        reading = self.prediction
-        readable = reading is not None and (bool(reading.digits) if number else reading.digit is not None)
+        reading, readable = self.state.reading, self.state.readable
         for button in [self.right_button, *self.label_buttons, self.save_button]:
             button.disabled = not readable
         if readable and not number:
@@ -671,7 +571,7 @@ class DrawingPad(widgets.VBox):
             self.right_button.tooltip = "Right: save the drawing as the pad read it (draw something first)"
         if number:
             self.number_box.value = reading.text if readable else ""  # the reading, to correct where wrong
-        if self._current is None:  # not at every live reading: the count reads the file (another pad may add)
+        if self.state.current is None:  # not at every live reading: the count reads the file (another pad may add)
             total = _count(self.drawings)
             self.saved_counter.value = pad_view.saved_html(self.saved, total, _file_name(self.drawings))
 
@@ -691,67 +591,9 @@ class DrawingPad(widgets.VBox):
             self.error_area.layout.display = "none"
 
 
-# -- input checks ------------------------------------------------------------------------------
-
-
-def _checked_canvas_size(canvas_size: int | tuple[int, int]) -> tuple[int, int]:
-    """``(width, height)``; a ValueError that gives the range for a canvas too small to draw on or too large."""
-    low, high = CANVAS_SIDE_RANGE
-
-    def whole(value: Any) -> bool:
-        return isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer()
-
-    if isinstance(canvas_size, numbers.Real):
-        sides = (canvas_size, canvas_size)
-    elif isinstance(canvas_size, Sequence) and not isinstance(canvas_size, str) and len(canvas_size) == 2:
-        sides = tuple(canvas_size)
-    else:
-        sides = ()
-    if len(sides) != 2 or not all(whole(v) for v in sides):
-        raise ValueError(
-            f"canvas_size must be a whole number of pixels (a square) or a (width, height) pair, each side {low} "
-            f"to {high} px; got {canvas_size!r}"
-        )
-    width, height = (int(v) for v in sides)
-    if not (low <= width <= high and low <= height <= high):
-        raise ValueError(
-            f"canvas_size must be {low} to {high} px a side (280 suits one digit, (420, 200) a number); "
-            f"got width={width}, height={height}"
-        )
-    return width, height
-
-
-def _checked_label(label: int | str) -> int:
-    """A correction's label as an int 0-9 (a one-digit string is fine too)."""
-    if isinstance(label, str) and len(label.strip()) == 1 and label.strip() in "0123456789":
-        return int(label)
-    if isinstance(label, numbers.Integral) and not isinstance(label, bool) and 0 <= label <= 9:
-        return int(label)
-    raise ValueError(f"label must be one digit, 0 to 9 (the digit you drew); got {label!r}")
-
-
-def _checked_point(x: float, y: float) -> Point:
-    """A canvas event's point as floats; the browser sends null for a canvas with no size."""
-    try:
-        point = (float(x), float(y))
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"the canvas sent a pen event without usable coordinates (x={x!r}, y={y!r}); "
-            "is the canvas visible? Scroll it into view and draw again."
-        ) from None
-    if not all(math.isfinite(v) for v in point):
-        raise ValueError(f"the canvas sent a pen event at ({x}, {y}); draw again.")
-    return point
-
-
-def _checked_strokes(strokes: Sequence[Stroke]) -> list[list[Point]]:
-    """Strokes as lists of float (x, y) points; a ValueError that names the bad stroke otherwise."""
-    strokes = list(strokes)
-    arrays = check_strokes(strokes)  # raises for anything but finite (x, y) pairs
-    if len(arrays) < len(strokes):  # check_strokes drops empty strokes; the pad refuses them
-        empty = next(i for i, stroke in enumerate(strokes) if np.asarray(stroke).size == 0)
-        raise ValueError(f"stroke {empty} has no points; a stroke is a list of (x, y) pairs")
-    return [[(float(x), float(y)) for x, y in points] for points in arrays]
+def _checked_canvas_size(canvas: int | tuple[int, int]) -> tuple[int, int]:
+    """The pad's canvas ``(width, height)`` (`digitlib.drawing.canvas_size`)."""
+    return canvas_size(canvas)
 
 
 def _count(drawings: PersonalDrawings) -> int | None:

@@ -6,8 +6,9 @@
     >>> p.digit, p.confidence, p.is_confident
     >>> rec.predict_number(canvas_image).text   # e.g. "2025"
 
-Images go through the MNIST recipe (:mod:`digitlib.preprocess`), numbers are read by
-:mod:`digitlib.reading`, and the model is called through a ``tf.function`` with a fixed input
+Pen strokes come as a `digitlib.drawing.Drawing` (or as strokes with their canvas and pen, made into one and
+checked once, here). Images and strokes go through the MNIST recipe (:mod:`digitlib.preprocess`), numbers are
+read by :mod:`digitlib.reading`, and the model is called through a ``tf.function`` with a fixed input
 signature, which takes about a millisecond per call where ``model.predict`` takes tens of
 milliseconds. The probabilities are calibrated (:mod:`digitlib.calibration`): the model card's
 temperature is applied, and a digit is "sure" when its probability reaches the card's threshold.
@@ -16,19 +17,20 @@ temperature is applied, and a digit is "sure" when its probability reaches the c
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from digitlib import preprocess, reading
+from digitlib import canvas_image, preprocess, reading
 from digitlib.boxes import Box
 from digitlib.calibration import Calibration, apply_temperature
-from digitlib.images import to_model_input
+from digitlib.drawing import Drawing, Strokes, as_drawing
+from digitlib.images import MNIST_SIZE, NUM_CLASSES, to_model_input
 from digitlib.model_files import SHIPPED_MODEL, ModelFileError, card_path, load_card, load_model, save_model
-from digitlib.render import CheckedStrokes, Strokes, canvas_shape, check_pen_width, check_strokes, clip_strokes
+from digitlib.pieces import Pieces, PixelPieces, StrokePieces
 
 __all__ = [
     "CONFIDENCE_THRESHOLD",
@@ -42,7 +44,7 @@ __all__ = [
 #: chosen from data, is in its card: ``Recognizer.load().threshold``).
 CONFIDENCE_THRESHOLD = 0.8
 
-_BLANK_IMAGE = np.zeros((preprocess.MNIST_SIZE, preprocess.MNIST_SIZE), dtype=np.float32)
+_BLANK_IMAGE = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.float32)
 _BLANK_IMAGE.setflags(write=False)
 
 
@@ -141,7 +143,7 @@ class Recognizer:
         # A fixed signature means one trace for every batch size: no retracing, no
         # per-call overhead of model.predict.
         @tf.function(
-            input_signature=[tf.TensorSpec(shape=(None, 28, 28, 1), dtype=tf.float32)],
+            input_signature=[tf.TensorSpec(shape=(None, MNIST_SIZE, MNIST_SIZE, 1), dtype=tf.float32)],
             reduce_retracing=True,
         )
         def call(images):
@@ -150,8 +152,8 @@ class Recognizer:
         self._call = call
         # Run once now: the first real prediction is then as fast as the others, and we check
         # that the model returns probabilities.
-        probabilities = np.asarray(self._call(np.zeros((1, 28, 28, 1), dtype=np.float32)))
-        if probabilities.shape != (1, 10) or not np.isclose(probabilities.sum(), 1.0, atol=1e-3):
+        probabilities = np.asarray(self._call(np.zeros((1, MNIST_SIZE, MNIST_SIZE, 1), dtype=np.float32)))
+        if probabilities.shape != (1, NUM_CLASSES) or not np.isclose(probabilities.sum(), 1.0, atol=1e-3):
             raise ModelFileError(
                 f"{name} returns {probabilities.shape} values summing to "
                 f"{probabilities.sum():.3f}; a digitlib model returns 10 probabilities (softmax). "
@@ -172,10 +174,20 @@ class Recognizer:
         path = Path(SHIPPED_MODEL if path is None else path)
         model = load_model(path)
         card = load_card(path) if card_path(path).is_file() else {}
+        if card and "calibration" not in card:
+            warnings.warn(
+                f"the model card beside {path} has no calibration: 'not sure' falls back to {CONFIDENCE_THRESHOLD} "
+                "on uncalibrated probabilities",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         try:
-            calibration = Calibration.from_dict(card["calibration"]) if "calibration" in card else None
-        except (TypeError, ValueError) as err:
-            raise ModelFileError(f"the model card beside {path} has an invalid calibration ({err}).") from None
+            found = card.get("calibration")
+            calibration = Calibration.from_dict(found) if found is not None else None
+        except ValueError as err:
+            raise ModelFileError(
+                f"the model card beside {path} has an invalid calibration ({err}); train or save the model again."
+            ) from None
         return cls(model, name=str(path), calibration=calibration, card=card)
 
     @property
@@ -207,7 +219,9 @@ class Recognizer:
         self, image: np.ndarray | None, box: Box | None, probabilities=None, strokes=None
     ) -> DigitPrediction:
         if image is None:
-            return DigitPrediction(None, 0.0, np.zeros(10, dtype=np.float32), _BLANK_IMAGE, None, self.threshold)
+            return DigitPrediction(
+                None, 0.0, np.zeros(NUM_CLASSES, dtype=np.float32), _BLANK_IMAGE, None, self.threshold
+            )
         if probabilities is None:
             probabilities = self.predict_mnist(image[None])[0]
         digit = int(np.argmax(probabilities))
@@ -230,39 +244,44 @@ class Recognizer:
         Raises:
             ValueError: for a wrong dtype, shape, value range or NaNs.
         """
-        ink = preprocess.extract_ink(image)
-        coverage = preprocess.remove_specks(ink.coverage)
+        ink = canvas_image.extract_ink(image)
+        coverage = canvas_image.remove_specks(ink.coverage)
         mnist = preprocess.ink_to_mnist(coverage)
-        box = preprocess.ink_box(coverage)
+        box = canvas_image.ink_box(coverage)
         return self._prediction(mnist, box.scaled(ink.scale) if box is not None else None)
 
     def predict_strokes(
-        self, strokes: Strokes, canvas_size: int | tuple[int, int], pen_width: float
+        self,
+        drawing: Drawing | Strokes,
+        canvas_size: int | tuple[int, int] | None = None,
+        pen_width: float | None = None,
     ) -> DigitPrediction:
-        """Read one digit from pen strokes (lists of (x, y) canvas points).
+        """Read one digit from a `digitlib.drawing.Drawing`, or from strokes (lists of (x, y) canvas points) with
+        the canvas they were drawn on (an int or (width, height)) and the pen's width.
 
         The strokes are drawn straight into the MNIST format (see
         :func:`digitlib.preprocess.strokes_to_mnist`), which is more exact than going through
-        pixels. ``canvas_size`` (an int or (width, height)) is the canvas the strokes were drawn
-        on: what lies off it is not read, and marks smaller than 2% of it are ignored as
-        accidental taps.
+        pixels. What lies off the canvas is not read, and marks smaller than 2% of it are ignored
+        as accidental taps.
 
         Raises:
             ValueError: for strokes that are not lists of finite (x, y) pairs, or a bad canvas
-                size or pen width.
+                size or pen width (`digitlib.drawing.DrawingError`).
         """
-        pen_width = check_pen_width(pen_width)
-        arrays = drawing_on_canvas(strokes, canvas_size, pen_width)
-        mnist = preprocess.strokes_to_mnist(arrays, pen_width)
-        box = Box.of_points(np.concatenate(arrays), pen_width / 2) if arrays else None
-        return self._prediction(mnist, box, strokes=tuple(arrays))
+        drawing = as_drawing(drawing, canvas_size, pen_width)
+        seen = drawing.on_canvas
+        mnist = preprocess.strokes_to_mnist(drawing)
+        box = Box.of_points(seen.points, seen.pen / 2) if seen else None
+        return self._prediction(mnist, box, strokes=seen.strokes)
 
     # -- numbers -----------------------------------------------------------------------------
 
-    def _read(self, ink: reading.Ink) -> NumberPrediction:
+    def _read(self, pieces: Pieces) -> NumberPrediction:
+        found = reading.candidates(pieces)
+        probabilities = self.predict_mnist(found.images) if found.readable else np.zeros((0, NUM_CLASSES))
         digits = [
             self._prediction(r.image, r.box, r.probabilities, r.strokes)
-            for r in reading.read_number(ink, classify=self.predict_mnist)
+            for r in reading.best_path(found, probabilities)
         ]
         return NumberPrediction(digits)
 
@@ -275,49 +294,21 @@ class Recognizer:
         Raises:
             ValueError: for a wrong dtype, shape, value range or NaNs.
         """
-        ink = preprocess.extract_ink(image)
-        coverage = preprocess.remove_specks(ink.coverage)
-        if preprocess.is_texture(coverage):
+        ink = canvas_image.extract_ink(image)
+        coverage = canvas_image.remove_specks(ink.coverage)
+        if canvas_image.is_texture(coverage):
             return NumberPrediction([])  # noise or a scribbled-over area: no number to read
-        return self._read(reading.PixelInk(coverage, ink.scale))
+        return self._read(PixelPieces(coverage, ink.scale))
 
     def predict_number_strokes(
-        self, strokes: Strokes, canvas_size: int | tuple[int, int], pen_width: float
+        self,
+        drawing: Drawing | Strokes,
+        canvas_size: int | tuple[int, int] | None = None,
+        pen_width: float | None = None,
     ) -> NumberPrediction:
-        """Read several digits from pen strokes (lists of (x, y) canvas points), left to right.
+        """Read several digits from a drawing (or strokes with their canvas and pen), left to right.
 
         See :mod:`digitlib.reading` for how the strokes are split into digits, with the model
         judging the split, and :meth:`predict_strokes` for the arguments.
         """
-        pen_width = check_pen_width(pen_width)
-        return self._read(reading.StrokeInk(drawing_on_canvas(strokes, canvas_size, pen_width), pen_width))
-
-
-def drawing_on_canvas(strokes: Strokes, canvas_size: int | tuple[int, int], pen_width: float) -> CheckedStrokes:
-    """The strokes as the canvas shows them, without accidental marks (as the pixel path drops specks).
-
-    Strokes are cut to the canvas (a stroke wholly off it is gone); then marks whose ink is under 2% of the
-    canvas, and lone dots (a tap that touches no other stroke), are dropped.
-    """
-    height, width = canvas_shape(canvas_size)
-    pen_width = check_pen_width(pen_width)
-    arrays = clip_strokes(check_strokes(strokes), (width, height), margin=pen_width / 2)
-    if not arrays:
-        return arrays
-    smallest = preprocess.SPECK_FRACTION * max(height, width)
-    extents = [float((a.max(axis=0) - a.min(axis=0)).max()) + pen_width for a in arrays]
-    dots = [i for i, extent in enumerate(extents) if extent >= smallest and preprocess.is_dot(extent, pen_width)]
-    lone: set[int] = set()
-    if dots:
-        # Is a dot near any other stroke? One spatial index over all points answers it for every dot.
-        points = np.concatenate(arrays)
-        owner = np.repeat(np.arange(len(arrays)), [len(a) for a in arrays])
-        tree = cKDTree(points)
-        for i in dots:
-            near = tree.query_ball_point(arrays[i], r=pen_width)
-            if not any(owner[j] != i for hits in near for j in hits):
-                lone.add(i)
-    kept = [
-        a for i, (a, extent) in enumerate(zip(arrays, extents, strict=True)) if extent >= smallest and i not in lone
-    ]
-    return CheckedStrokes(kept)
+        return self._read(StrokePieces(as_drawing(drawing, canvas_size, pen_width)))

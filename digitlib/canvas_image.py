@@ -1,0 +1,254 @@
+"""Reading ink off a canvas image, whatever its look: the first step of the MNIST recipe for pixels.
+
+A canvas image may be dark ink on light paper, light on dark, or opaque ink on a transparent canvas (RGBA, what
+ipycanvas returns), of any size. `extract_ink` finds its ink as a coverage map (0 paper, 1 full ink), telling faint
+noise from ink; `remove_specks` drops isolated dots far smaller than a stroke; `is_texture` tells noise, hatching
+and scribbled-over areas from strokes. `digitlib.preprocess` takes the coverage on to the 28×28 image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from digitlib.boxes import Box, mask_box
+from digitlib.drawing import CANVAS_SIDES, SPECK_FRACTION
+
+#: Larger images are box-downsampled to at most this side first, so time stays bounded.
+MAX_WORK_SIDE = 512
+#: An image whose ink differs from the background by less than this (0–1 scale) is blank.
+MIN_CONTRAST = 0.2
+#: Differences from the background below this (0–1 scale) are noise, not ink.
+NOISE_FLOOR = 0.08
+#: At least this share of the image's frame must be paper (within the noise floor of its colour); otherwise the
+#: image is noise or speckle all over, not a drawing.
+PAPER_FRAME = 0.5
+#: A pixel is inked (for connected components and bounding boxes) above this coverage.
+INK_THRESHOLD = 0.35
+#: A connected piece of ink whose longest side is under this many stroke widths is a speck (a pen tap, a stray
+#: dot), not part of a digit.
+SPECK_WIDTHS = 1.25
+#: Ink whose strokes, laid end to end, would be longer than this many times its extent is a texture (noise,
+#: hatching, a scribbled-over area), not a digit: an 8, the longest digit, is about 4 times its height.
+MAX_INK_LENGTH = 25.0
+
+
+@dataclass(frozen=True)
+class CanvasInk:
+    """Ink found in a canvas image.
+
+    Attributes:
+        coverage: float32 (h, w) in [0, 1]: 1 where the pixel is fully inked.
+        scale: canvas pixels per coverage pixel (1, or more when a big image was downsampled).
+    """
+
+    coverage: np.ndarray
+    scale: int
+
+
+def validate_image(image: np.ndarray) -> np.ndarray:
+    """Check an image and return it as float32 (H, W, C) in [0, 1] with C in (1, 3, 4).
+
+    Accepted: a numpy array (or anything ``np.asarray`` turns into one, like a Pillow image)
+    of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), with dtype uint8 (0–255), bool, or
+    float with values in [0, 1], each side between 8 and 8192 px.
+
+    Raises:
+        ValueError: saying what is expected, for any other input.
+    """
+    array = np.asarray(image)
+    expected = (
+        "expected an image as a numpy array of shape (H, W), (H, W, 3) or (H, W, 4) with "
+        "dtype uint8 (0-255) or float (0-1)"
+    )
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise ValueError(f"{expected}; got shape {array.shape}")
+    height, width = array.shape[:2]
+    low, high = CANVAS_SIDES
+    if min(height, width) < low or max(height, width) > high:
+        raise ValueError(f"{expected}, each side {low} to {high} px; got {height}×{width} (resize the image first)")
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * np.uint8(255)
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{expected}; the image contains NaN or infinite values")
+        low, high = float(array.min()), float(array.max())
+        if low < -1e-3 or high > 1 + 1e-3:
+            raise ValueError(
+                f"{expected}; this float image has values in [{low:g}, {high:g}] "
+                "(divide 0-255 values by 255, or pass them as uint8)"
+            )
+        return array
+    raise ValueError(f"{expected}; got dtype {array.dtype} (convert with image.astype(np.uint8) for 0-255 values)")
+
+
+def _border(array: np.ndarray) -> np.ndarray:
+    """The pixels on the image's frame, as (n, C)."""
+    if array.shape[0] < 3 or array.shape[1] < 3:
+        return array.reshape(-1, array.shape[2])
+    return np.concatenate([array[0], array[-1], array[1:-1, 0], array[1:-1, -1]])
+
+
+def _background(pixels: np.ndarray) -> tuple[np.ndarray | None, bool]:
+    """The paper's colour (0-1 floats per colour channel) and whether the ink is the opacity instead.
+
+    The paper is what the image's frame mostly shows. An RGBA image whose frame is mostly transparent (an unfilled
+    browser canvas) has its ink in the alpha channel, however much of the canvas the drawing covers.
+    """
+    unit = 255.0 if pixels.dtype == np.uint8 else 1.0
+    frame = _border(pixels).astype(np.float32) / np.float32(unit)
+    if pixels.shape[2] == 4:
+        if np.median(frame[:, 3]) < 0.5:
+            return None, True
+        opaque = frame[frame[:, 3] >= 0.5]
+        return np.median(opaque if len(opaque) else frame, axis=0)[:3], False
+    return np.median(frame, axis=0), False
+
+
+def _frame_is_paper(pixels: np.ndarray, background: np.ndarray | None) -> bool:
+    """Whether most of the image's frame is plain paper (or transparent canvas).
+
+    A drawing may touch the frame here and there, but a frame of noise or speckle has no paper colour at all: then
+    the "ink" is everywhere and nothing in the image is a drawing.
+    """
+    frame = _border(pixels)[:, None, :]
+    return float(np.mean(_difference(frame, background) <= NOISE_FLOOR)) >= PAPER_FRAME
+
+
+def _difference(pixels: np.ndarray, background: np.ndarray | None) -> np.ndarray:
+    """How far each pixel is from the paper (0-1, largest over the channels), or its opacity."""
+    unit = np.float32(255.0 if pixels.dtype == np.uint8 else 1.0)
+    if background is None:  # ink on a transparent canvas
+        return pixels[..., 3].astype(np.float32) / unit
+    if pixels.shape[2] == 4:  # mostly opaque RGBA: composite the transparent pixels onto the paper
+        opacity = pixels[..., 3:4].astype(np.float32) / unit
+        colour = pixels[..., :3].astype(np.float32) / unit * opacity + background * (1 - opacity)
+        return np.abs(colour - background).max(axis=-1)
+    if pixels.dtype == np.uint8:  # integer arithmetic on the common case (a canvas screenshot) is faster
+        paper = np.round(background * 255).astype(np.int16)
+        result = np.abs(pixels[..., 0].astype(np.int16) - paper[0])
+        for channel in range(1, pixels.shape[2]):
+            np.maximum(result, np.abs(pixels[..., channel].astype(np.int16) - paper[channel]), out=result)
+        return result.astype(np.float32) / unit
+    return np.abs(pixels.astype(np.float32) - background).max(axis=-1)
+
+
+def _ink_difference(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """The ink difference of the image, reduced by ``factor`` taking each block's strongest ink.
+
+    The strongest ink, not the mean: a thin pen on a big canvas stays a full-strength line instead of fading
+    into the noise floor. The image is processed a band of rows at a time, so memory stays small for any size.
+    """
+    background, _ = _background(pixels)
+    if factor == 1:
+        return _difference(pixels, background)
+    height, width = pixels.shape[:2]
+    out_height, out_width = -(-height // factor), -(-width // factor)
+    result = np.zeros((out_height, out_width), dtype=np.float32)
+    band = max(1, 4096 // (factor * max(1, width // 4096 + 1)))  # output rows per band
+    for start in range(0, out_height, band):
+        rows = pixels[start * factor : (start + band) * factor]
+        diff = _difference(rows, background)
+        pad_rows = (-diff.shape[0]) % factor
+        pad_cols = (-diff.shape[1]) % factor
+        if pad_rows or pad_cols:
+            diff = np.pad(diff, ((0, pad_rows), (0, pad_cols)))
+        blocks = diff.reshape(diff.shape[0] // factor, factor, diff.shape[1] // factor, factor)
+        result[start : start + blocks.shape[0]] = blocks.max(axis=(1, 3))
+    return result
+
+
+def extract_ink(image: np.ndarray) -> CanvasInk:
+    """Find the ink of a canvas image, whatever its look.
+
+    The result's coverage is 0 on the background and 1 on full-strength ink, with faint noise
+    (below :data:`NOISE_FLOOR`, or an image whose ink contrast is under :data:`MIN_CONTRAST`)
+    set to 0. Images larger than :data:`MAX_WORK_SIDE` are reduced first, each block of pixels
+    keeping its strongest ink.
+
+    Raises:
+        ValueError: for an invalid image (see :func:`validate_image`).
+    """
+    array = validate_image(image)
+    factor = max(1, -(-max(array.shape[:2]) // MAX_WORK_SIDE))
+    shape = (-(-array.shape[0] // factor), -(-array.shape[1] // factor))
+    if not _frame_is_paper(array, _background(array)[0]):
+        return CanvasInk(np.zeros(shape, np.float32), factor)  # noise or speckle everywhere: no drawing on it
+    difference = _ink_difference(array, factor)
+    candidates = difference[difference > NOISE_FLOOR]
+    # A high percentile rather than the max, so one hot pixel cannot set the scale.
+    contrast = float(np.percentile(candidates, 98)) if candidates.size else 0.0
+    if contrast < MIN_CONTRAST:
+        return CanvasInk(np.zeros_like(difference), factor)
+    floor = max(NOISE_FLOOR, 0.15 * contrast)
+    coverage = (difference - floor) * np.float32(1.0 / (contrast - floor))
+    np.clip(coverage, 0.0, 1.0, out=coverage)
+    return CanvasInk(coverage, factor)
+
+
+def ink_box(coverage: np.ndarray) -> Box | None:
+    """Where the ink of a coverage map is (pixels above :data:`INK_THRESHOLD`), or None for no ink."""
+    return mask_box(coverage > INK_THRESHOLD)
+
+
+def stroke_width(coverage: np.ndarray) -> float:
+    """Estimate the typical stroke width of ink, in pixels.
+
+    Ink of strokes of width w and total length L has area A ≈ wL + πw²/4 (round ends) and
+    perimeter P ≈ 2L + πw; solving for w gives the estimate. A is the sum of the coverage and P
+    its total variation, which is accurate on anti-aliased images. Returns 0 for no ink.
+    """
+    area = float(coverage.sum())
+    if area <= 0:
+        return 0.0
+    # Central differences: isotropic, so diagonal edges are measured as well as straight ones.
+    # The zero frame counts the edge of ink that touches the border (and allows a 1-px image).
+    dy, dx = np.gradient(np.pad(np.asarray(coverage, dtype=np.float32), 1))
+    perimeter = float(np.sqrt(dx * dx + dy * dy).sum())
+    discriminant = max(perimeter * perimeter / 4 - np.pi * area, 0.0)
+    return (perimeter / 2 - np.sqrt(discriminant)) / (np.pi / 2)
+
+
+def remove_specks(coverage: np.ndarray) -> np.ndarray:
+    """Return the coverage without specks: isolated pieces of ink much smaller than a stroke.
+
+    A piece is a connected component of ink; it is a speck when its longest side is under
+    :data:`SPECK_FRACTION` of the image's longest side, or under :data:`SPECK_WIDTHS` times
+    the stroke width of the rest.
+    """
+    labels, count = ndimage.label(coverage > 0, structure=np.ones((3, 3)))
+    if count == 0:
+        return coverage
+    slices = ndimage.find_objects(labels)
+    extents = np.array([max(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in slices])
+    keep = extents >= SPECK_FRACTION * max(coverage.shape)
+    if keep.any():
+        # Measure the stroke width on the largest piece (cheap, and it is surely a stroke).
+        largest = int(np.argmax(extents))
+        piece = slices[largest]
+        width = stroke_width(np.where(labels[piece] == largest + 1, coverage[piece], 0.0))
+        keep &= extents >= SPECK_WIDTHS * width
+    if keep.all():
+        return coverage
+    return np.where(np.isin(labels, np.flatnonzero(keep) + 1), coverage, 0.0).astype(np.float32)
+
+
+def ink_length(coverage: np.ndarray, width: float) -> float:
+    """How long the ink's strokes would be laid end to end, if they are ``width`` wide (area = w·L + πw²/4)."""
+    return (float(coverage.sum()) - np.pi * width * width / 4) / width
+
+
+def is_texture(coverage: np.ndarray) -> bool:
+    """Whether ink is a texture (noise, hatching, an area scribbled over) rather than strokes: far more ink length
+    than strokes of its width could lay across its extent (see :data:`MAX_INK_LENGTH`)."""
+    box = mask_box(coverage > INK_THRESHOLD)
+    if box is None:
+        return False
+    width = stroke_width(coverage[box.top : box.bottom, box.left : box.right])
+    return width > 0 and ink_length(coverage, width) > MAX_INK_LENGTH * box.longest_side

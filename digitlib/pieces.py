@@ -1,0 +1,205 @@
+"""The pieces of a drawing the number reader cuts into candidate digits: its strokes, or the pieces of its ink.
+
+`digitlib.reading` groups pieces into blocks, cuts the blocks and searches for the best reading; a `Pieces` object
+tells it, for its own way in, where the pieces are, how much ink each column holds, what a cut costs and what each
+candidate digit looks like as a 28×28 image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from digitlib import preprocess
+from digitlib.boxes import Box
+from digitlib.canvas_image import INK_THRESHOLD, ink_box, stroke_width
+from digitlib.drawing import Drawing
+from digitlib.render import render_coverage
+
+#: Cuts per typical digit height (`digitlib.reading.cuts_allowed`).
+CUTS_PER_HEIGHT = 4.0
+#: A candidate digit is at most this many typical heights wide: more than the widest training writer's digit ...
+MAX_DIGIT_WIDTH = 2.1
+#: ... and spans at most this many primitives, as many as a block that wide is cut into (`Pieces.max_span`).
+MAX_SPAN = int(np.ceil(CUTS_PER_HEIGHT * MAX_DIGIT_WIDTH)) + 1
+#: Pixel pieces are cut at this coverage, so the faint anti-aliased pixels between two nearly touching digits do
+#: not join them.
+PIECE_THRESHOLD = max(INK_THRESHOLD, 0.5)
+#: What a cut inside a block pays for each stroke it goes through (a cut between strokes is free), so that a cut
+#: wins only when the pieces read clearly better than the whole ...
+CUT_PENALTY = 0.3
+#: ... and from pixels for each run of ink down its column: half that, since a run is often where digits touch.
+PIXEL_CUT_PENALTY = 0.15
+#: A stroke block's ink profile is drawn this many px tall, and at most `PROFILE_WIDTH` px wide.
+PROFILE_HEIGHT = 48.0
+PROFILE_WIDTH = 2048.0
+
+
+class Pieces:
+    """What a drawing's way in (strokes or pixels) gives the search; see `StrokePieces` and `PixelPieces`."""
+
+    #: The pieces' boxes, in the pieces' own coordinates.
+    boxes: list[Box]
+    #: The stroke width in the pieces' own coordinates.
+    stroke_width: float
+    #: Whether blocks get a cut beside an upright stroke at their ends (`choose_cuts`).
+    end_cuts: bool = False
+
+    @property
+    def max_span(self) -> int:
+        """The most primitives a candidate digit spans: `MAX_SPAN`, and two more where blocks get end cuts."""
+        return MAX_SPAN + (2 if self.end_cuts else 0)
+
+    def profile(self, block: list[int], box: Box) -> tuple[np.ndarray, np.ndarray]:
+        """x positions across ``box`` and how much ink of ``block`` each column holds."""
+        raise NotImplementedError
+
+    def images(self, spans: list[list[tuple[list[int], float, float]]]) -> list[tuple]:
+        """For each candidate, the union of its (block pieces, left, right) ink: its MNIST image (None when there
+        is nothing to read), that ink's box, and the strokes it is made of (None for pixels)."""
+        raise NotImplementedError
+
+    def canvas_box(self, box: Box) -> Box:
+        """A box in the pieces' coordinates as canvas pixels."""
+        return box
+
+    def cut_cost(self, block: list[int], x: float) -> float:
+        """What cutting ``block`` at ``x`` costs the path: :data:`CUT_PENALTY` for each stroke the cut goes through
+        (:data:`PIXEL_CUT_PENALTY` for each run of ink, from pixels)."""
+        raise NotImplementedError
+
+
+class StrokePieces(Pieces):
+    """A drawing's strokes as the canvas shows them (`Drawing.on_canvas`), each stroke a piece; a part of a block is
+    its strokes cut to an x range."""
+
+    def __init__(self, drawing: Drawing) -> None:
+        self.strokes = drawing.on_canvas.strokes
+        self.stroke_width = drawing.pen
+        half = drawing.pen / 2
+        self.boxes = [Box.of_points(s, half) for s in self.strokes]
+
+    def profile(self, block: list[int], box: Box) -> tuple[np.ndarray, np.ndarray]:
+        # Draw the block small and count the inked pixels of each column.
+        scale = min(PROFILE_HEIGHT / max(box.height, 1e-6), PROFILE_WIDTH / max(box.width, 1e-6))
+        shift = np.array([box.left, box.top])
+        drawn = [(self.strokes[i] - shift) * scale for i in block]
+        size = (max(3, int(np.ceil(box.width * scale))), max(3, int(np.ceil(box.height * scale))))
+        coverage = render_coverage(drawn, size, max(self.stroke_width * scale, 1.0), supersample=1)
+        profile = (coverage > 0.5).sum(axis=0).astype(float)
+        return box.left + (np.arange(size[0]) + 0.5) / scale, profile
+
+    def cut_cost(self, block: list[int], x: float) -> float:
+        # How often the pen crosses the vertical line at x: people lift the pen between digits.
+        crossed = 0
+        for i in block:
+            xs = self.strokes[i][:, 0]
+            crossed += int(np.count_nonzero(np.diff(np.sign(xs - x)) != 0))
+        return CUT_PENALTY * crossed
+
+    def _cut(self, index: int, left: float, right: float) -> list[np.ndarray]:
+        """Stroke ``index`` cut to left <= x < right: the polyline's pieces in that band."""
+        points = self.strokes[index]
+        xs = points[:, 0]
+        if xs.min() >= left and xs.max() < right:
+            return [points]
+        if len(points) == 1:
+            return [points] if left <= xs[0] < right else []
+        # For every segment a-b at once, the part within the band, by the parameter t along it.
+        a, b = points[:-1], points[1:]
+        dx = b[:, 0] - a[:, 0]
+        upright = np.abs(dx) < 1e-12  # (or nearly: the division would overflow)
+        inside = (left <= a[:, 0]) & (a[:, 0] < right)
+        safe_dx = np.where(upright, 1.0, dx)
+        ta, tb = (left - a[:, 0]) / safe_dx, (right - a[:, 0]) / safe_dx
+        t0 = np.where(upright, np.where(inside, 0.0, 1.0), np.maximum(0.0, np.minimum(ta, tb)))
+        t1 = np.where(upright, np.where(inside, 1.0, 0.0), np.minimum(1.0, np.maximum(ta, tb)))
+        kept = np.flatnonzero(t0 < t1)
+        if not len(kept):
+            return []
+        starts = a + t0[:, None] * (b - a)
+        ends = a + t1[:, None] * (b - a)
+        # A kept segment continues the piece before it when it follows a kept segment that ran to its end, and
+        # starts at its own beginning.
+        joined = np.zeros(len(kept), dtype=bool)
+        joined[1:] = (kept[1:] == kept[:-1] + 1) & (t1[kept[:-1]] >= 1.0) & (t0[kept[1:]] <= 0.0)
+        firsts = [*np.flatnonzero(~joined), len(kept)]
+        return [
+            np.vstack([starts[kept[first]], ends[kept[first:stop]]])
+            for first, stop in zip(firsts[:-1], firsts[1:], strict=True)
+        ]
+
+    def images(self, spans):
+        images = []
+        for parts in spans:
+            strokes = []
+            for block, left, right in parts:
+                for index in block:
+                    strokes.extend(self._cut(index, left, right))
+            if not strokes:
+                images.append((None, None, None))
+                continue
+            image = preprocess.strokes_image(strokes, self.stroke_width)
+            images.append((image, Box.of_points(np.concatenate(strokes), self.stroke_width / 2), tuple(strokes)))
+        return images
+
+
+class PixelPieces(Pieces):
+    """An ink-coverage map; pieces are its connected components, and each inked pixel belongs to the nearest."""
+
+    OWN_MARGIN = 3  # px: faint edge pixels up to this far from a piece belong to it
+    end_cuts = True  # a 1 fused with its neighbour shows no pen lift to cut at
+
+    def __init__(self, coverage: np.ndarray, scale: int, max_pieces: int = 200) -> None:
+        self.coverage = coverage
+        self.scale = scale
+        labels, count = ndimage.label(coverage > PIECE_THRESHOLD, structure=np.ones((3, 3)))
+        if count > max_pieces:  # noise-like ink: keep the largest pieces, the rest is not a number's ink
+            sizes = ndimage.sum_labels(np.ones_like(coverage), labels, index=np.arange(1, count + 1))
+            keep = np.argsort(-sizes, kind="stable")[:max_pieces] + 1
+            relabel = np.zeros(count + 1, dtype=labels.dtype)
+            relabel[keep] = np.arange(1, len(keep) + 1)
+            labels, count = relabel[labels], len(keep)
+        self.labels = labels
+        slices = ndimage.find_objects(labels)
+        self.boxes = [Box(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices]
+        self.stroke_width = stroke_width(coverage) if count else 0.0
+        if count:
+            # Every pixel goes to its nearest piece (one distance transform for the whole drawing).
+            distance, (near_y, near_x) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+            owner = labels[near_y, near_x]
+            owner[(distance > self.OWN_MARGIN) | (coverage <= 0)] = 0
+            self.owner = owner
+        else:
+            self.owner = labels
+
+    def profile(self, block, box):
+        left, top, right, bottom = (int(v) for v in box)
+        region = np.isin(self.labels[top:bottom, left:right], np.asarray(block) + 1)
+        return np.arange(left, right) + 0.5, region.sum(axis=0).astype(float)
+
+    def images(self, spans):
+        images = []
+        for parts in spans:
+            mask = np.zeros(self.coverage.shape, dtype=bool)
+            for block, left, right in parts:
+                box = Box.union(self.boxes[i] for i in block)
+                x0 = int(max(np.floor(left), box.left - self.OWN_MARGIN, 0))
+                x1 = int(min(np.ceil(right), box.right + self.OWN_MARGIN, self.coverage.shape[1]))
+                y0 = int(max(box.top - self.OWN_MARGIN, 0))
+                y1 = int(min(box.bottom + self.OWN_MARGIN, self.coverage.shape[0]))
+                mask[y0:y1, x0:x1] |= np.isin(self.owner[y0:y1, x0:x1], np.asarray(block) + 1)
+            ink = np.where(mask, self.coverage, 0.0)
+            box = ink_box(ink)
+            images.append((preprocess.ink_to_mnist(ink), box, None) if box is not None else (None, None, None))
+        return images
+
+    def canvas_box(self, box):
+        return box.scaled(self.scale)
+
+    def cut_cost(self, block, x):
+        # The runs of ink down the column at x: how many strokes (or touching points) a cut there goes through.
+        column = int(np.clip(np.floor(x), 0, self.coverage.shape[1] - 1))
+        inked = np.isin(self.labels[:, column], np.asarray(block) + 1).astype(np.int8)
+        runs = int(np.count_nonzero(np.diff(np.concatenate([[0], inked])) == 1))
+        return PIXEL_CUT_PENALTY * runs
