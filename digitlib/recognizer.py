@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ __all__ = [
     "DigitPrediction",
     "ModelFileError",
     "NumberPrediction",
+    "Readout",
     "Recognizer",
 ]
 
@@ -83,6 +85,14 @@ class DigitPrediction:
         if self.digit is None:
             return None
         return int(np.argsort(self.probabilities)[-2])
+
+
+@dataclass(frozen=True, eq=False)
+class Readout:
+    """What the recogniser makes of candidate digits (see `Recognizer.readout`)."""
+
+    probabilities: np.ndarray  # (N, 10) calibrated
+    features: np.ndarray  # (N, D): what the readers saw of each digit, to compare drawings by
 
 
 @dataclass(frozen=True)
@@ -133,12 +143,14 @@ class Recognizer:
         calibration: Calibration | None = None,
         card: dict[str, Any] | None = None,
     ) -> None:
-        from digitlib._tf import tf
+        from digitlib._tf import keras, tf
 
         self.model = model
         self.name = name
         self.calibration = calibration or Calibration(threshold=CONFIDENCE_THRESHOLD)
         self.card = dict(card or {})
+        # The output layer's input is what the model saw of a drawing: `readout` returns it as the features.
+        both = keras.Model(model.inputs, [model.outputs[0], model.layers[-1].input])
 
         # A fixed signature means one trace for every batch size: no retracing, no
         # per-call overhead of model.predict.
@@ -147,12 +159,13 @@ class Recognizer:
             reduce_retracing=True,
         )
         def call(images):
-            return model(images, training=False)
+            probabilities, features = both(images, training=False)
+            return probabilities, tf.reshape(features, (tf.shape(features)[0], -1))
 
         self._call = call
         # Run once now: the first real prediction is then as fast as the others, and we check
         # that the model returns probabilities.
-        probabilities = np.asarray(self._call(np.zeros((1, MNIST_SIZE, MNIST_SIZE, 1), dtype=np.float32)))
+        probabilities = np.asarray(self._call(np.zeros((1, MNIST_SIZE, MNIST_SIZE, 1), dtype=np.float32))[0])
         if probabilities.shape != (1, NUM_CLASSES) or not np.isclose(probabilities.sum(), 1.0, atol=1e-3):
             raise ModelFileError(
                 f"{name} returns {probabilities.shape} values summing to "
@@ -209,11 +222,24 @@ class Recognizer:
 
     def raw_probabilities(self, images: np.ndarray) -> np.ndarray:
         """The model's own probabilities (N, 10) for MNIST-style images, before calibration."""
-        return np.asarray(self._call(to_model_input(images)))
+        return np.asarray(self._call(to_model_input(images))[0])
 
     def predict_mnist(self, images: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities (N, 10) for MNIST-style images (N, 28, 28) or (N, 28, 28, 1)."""
         return apply_temperature(self.raw_probabilities(images), self.temperature)
+
+    def readout(self, images: np.ndarray, strokes: Sequence[Strokes | None] | None = None) -> Readout:
+        """How the recogniser reads candidate digits: their calibrated probabilities and features.
+
+        ``images`` are the digits' 28×28 images (N, 28, 28) in [0, 1]; ``strokes``, where given, the pen strokes
+        each was drawn from (None for a digit read from pixels). Every reading (`predict_image`, `predict_strokes`
+        and the numbers) goes through here, so a recogniser that reads differently (`digitlib.memory`) overrides
+        only this.
+        """
+        if not len(images):
+            return Readout(np.zeros((0, NUM_CLASSES), np.float32), np.zeros((0, 0), np.float32))
+        raw, features = self._call(to_model_input(images))
+        return Readout(apply_temperature(np.asarray(raw), self.temperature), np.asarray(features))
 
     def _prediction(
         self, image: np.ndarray | None, box: Box | None, probabilities=None, strokes=None
@@ -223,7 +249,7 @@ class Recognizer:
                 None, 0.0, np.zeros(NUM_CLASSES, dtype=np.float32), _BLANK_IMAGE, None, self.threshold
             )
         if probabilities is None:
-            probabilities = self.predict_mnist(image[None])[0]
+            probabilities = self.readout(image[None], None if strokes is None else [strokes]).probabilities[0]
         digit = int(np.argmax(probabilities))
         confidence = float(probabilities[digit])
         return DigitPrediction(digit, confidence, probabilities.astype(np.float32), image, box, self.threshold, strokes)
@@ -278,7 +304,7 @@ class Recognizer:
 
     def _read(self, pieces: Pieces) -> NumberPrediction:
         found = reading.candidates(pieces)
-        probabilities = self.predict_mnist(found.images) if found.readable else np.zeros((0, NUM_CLASSES))
+        probabilities = self.readout(found.images, found.strokes).probabilities
         digits = [
             self._prediction(r.image, r.box, r.probabilities, r.strokes)
             for r in reading.best_path(found, probabilities)
