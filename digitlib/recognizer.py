@@ -12,6 +12,11 @@ read by :mod:`digitlib.reading`, and the model is called through a ``tf.function
 signature, which takes about a millisecond per call where ``model.predict`` takes tens of
 milliseconds. The probabilities are calibrated (:mod:`digitlib.calibration`): the model card's
 temperature is applied, and a digit is "sure" when its probability reaches the card's threshold.
+
+Where strokes exist, a second reader follows the pen (:mod:`digitlib.sequence_reader`): `load` loads the shipped
+sequence model beside the CNN, and a digit read from strokes is read by both, their probabilities fused with the
+weights and the "not sure" threshold fitted on the tune writers for this very CNN (with another CNN, the CNN reads
+alone, with a warning). Digits read from pixels are read by the CNN alone.
 """
 
 from __future__ import annotations
@@ -30,8 +35,17 @@ from digitlib.boxes import Box
 from digitlib.calibration import Calibration, apply_temperature
 from digitlib.drawing import Drawing, Strokes, as_drawing
 from digitlib.images import MNIST_SIZE, NUM_CLASSES, to_model_input
-from digitlib.model_files import SHIPPED_MODEL, ModelFileError, card_path, load_card, load_model, save_model
+from digitlib.model_files import (
+    SHIPPED_MODEL,
+    ModelFileError,
+    card_path,
+    file_sha256,
+    load_card,
+    load_model,
+    save_model,
+)
 from digitlib.pieces import Pieces, PixelPieces, StrokePieces
+from digitlib.sequence_reader import SHIPPED_SEQUENCE_MODEL, FusionMismatchWarning, SequenceReader
 
 __all__ = [
     "CONFIDENCE_THRESHOLD",
@@ -91,7 +105,7 @@ class DigitPrediction:
 class Readout:
     """What the recogniser makes of candidate digits (see `Recognizer.readout`)."""
 
-    probabilities: np.ndarray  # (N, 10) calibrated
+    probabilities: np.ndarray  # (N, 10) calibrated (fused with the sequence reader's where strokes were given)
     features: np.ndarray  # (N, D): what the readers saw of each digit, to compare drawings by
 
 
@@ -133,7 +147,8 @@ class Recognizer:
     Build one with :meth:`load` (from a ``.keras`` file and the model card beside it) or
     ``Recognizer(model)`` (from a Keras model already in memory, uncalibrated unless a
     `Calibration` is given). The model must take float32 (N, 28, 28, 1) images in [0, 1], white ink
-    on black, and return 10 class probabilities.
+    on black, and return 10 class probabilities. ``sequence``, a `SequenceReader` with a fusion, reads digits
+    from their strokes too (`readout`); it is then ``rec.sequence`` (else None).
     """
 
     def __init__(
@@ -142,10 +157,14 @@ class Recognizer:
         name: str = "model",
         calibration: Calibration | None = None,
         card: dict[str, Any] | None = None,
+        sequence: SequenceReader | None = None,
     ) -> None:
         from digitlib._tf import keras, tf
 
+        if sequence is not None and sequence.fusion is None:
+            raise ValueError("a sequence reader needs a fusion to read with (python -m digitlib.fusion fits one)")
         self.model = model
+        self.sequence = sequence
         self.name = name
         self.calibration = calibration or Calibration(threshold=CONFIDENCE_THRESHOLD)
         self.card = dict(card or {})
@@ -174,11 +193,17 @@ class Recognizer:
             )
 
     def __repr__(self) -> str:
-        return f"Recognizer({self.name!r}, temperature={self.temperature:.3g}, threshold={self.threshold:.3g})"
+        fused = ", with the sequence reader" if self.sequence is not None else ""
+        return f"Recognizer({self.name!r}, temperature={self.temperature:.3g}, threshold={self.threshold:.3g}{fused})"
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None) -> Recognizer:
-        """Load a model file (default: the shipped model) and its card's calibration.
+    def load(cls, path: str | os.PathLike | None = None, sequence: str | os.PathLike | bool = True) -> Recognizer:
+        """Load a model file (default: the shipped model) and its card's calibration, with a sequence reader.
+
+        ``sequence`` is the sequence model to read strokes with too: True (the shipped one, when present), False
+        (none: the CNN reads alone), or a path. Its fusion is used only with the CNN it was fitted for (the CNN
+        file's SHA-256 in the sequence card); with another CNN a `FusionMismatchWarning` says so and the CNN
+        reads alone.
 
         Raises:
             ModelFileError: when the file is missing, truncated or not a compatible model, or
@@ -201,7 +226,8 @@ class Recognizer:
             raise ModelFileError(
                 f"the model card beside {path} has an invalid calibration ({err}); train or save the model again."
             ) from None
-        return cls(model, name=str(path), calibration=calibration, card=card)
+        reader = _sequence_for(card.get("model_sha256") or file_sha256(path), sequence)
+        return cls(model, name=str(path), calibration=calibration, card=card, sequence=reader)
 
     @property
     def temperature(self) -> float:
@@ -210,8 +236,13 @@ class Recognizer:
 
     @property
     def threshold(self) -> float:
-        """From this probability a digit is shown as sure; below it the pad says "not sure"."""
+        """From this probability a digit read from pixels is shown as sure; below it the pad says "not sure"."""
         return self.calibration.threshold
+
+    @property
+    def stroke_threshold(self) -> float:
+        """The same for a digit read from strokes: the fused reading's own threshold with a sequence reader."""
+        return self.sequence.fusion.threshold if self.sequence is not None else self.calibration.threshold
 
     def save(self, path: str | os.PathLike, card: dict[str, Any] | None = None) -> Path:
         """Save the model atomically as a ``.keras`` file with its card (and calibration) beside it."""
@@ -234,25 +265,32 @@ class Recognizer:
         ``images`` are the digits' 28×28 images (N, 28, 28) in [0, 1]; ``strokes``, where given, the pen strokes
         each was drawn from (None for a digit read from pixels). Every reading (`predict_image`, `predict_strokes`
         and the numbers) goes through here, so a recogniser that reads differently (`digitlib.memory`) overrides
-        only this.
+        only this. With a sequence reader, the digits that have strokes are read from them too and the two
+        readings fused (`digitlib.sequence_reader`); the features are the CNN's either way.
         """
         if not len(images):
             return Readout(np.zeros((0, NUM_CLASSES), np.float32), np.zeros((0, 0), np.float32))
         raw, features = self._call(to_model_input(images))
-        return Readout(apply_temperature(np.asarray(raw), self.temperature), np.asarray(features))
+        raw = np.asarray(raw)
+        probabilities = apply_temperature(raw, self.temperature)
+        if self.sequence is not None and strokes is not None:
+            rows = [i for i, s in enumerate(strokes) if s is not None and len(s)]
+            if rows:
+                seq = self.sequence.raw_probabilities([strokes[i] for i in rows])
+                probabilities[rows] = self.sequence.fusion.fuse(raw[rows], seq)
+        return Readout(probabilities, np.asarray(features))
 
     def _prediction(
         self, image: np.ndarray | None, box: Box | None, probabilities=None, strokes=None
     ) -> DigitPrediction:
+        threshold = self.threshold if strokes is None else self.stroke_threshold
         if image is None:
-            return DigitPrediction(
-                None, 0.0, np.zeros(NUM_CLASSES, dtype=np.float32), _BLANK_IMAGE, None, self.threshold
-            )
+            return DigitPrediction(None, 0.0, np.zeros(NUM_CLASSES, dtype=np.float32), _BLANK_IMAGE, None, threshold)
         if probabilities is None:
             probabilities = self.readout(image[None], None if strokes is None else [strokes]).probabilities[0]
         digit = int(np.argmax(probabilities))
         confidence = float(probabilities[digit])
-        return DigitPrediction(digit, confidence, probabilities.astype(np.float32), image, box, self.threshold, strokes)
+        return DigitPrediction(digit, confidence, probabilities.astype(np.float32), image, box, threshold, strokes)
 
     # -- single digits -----------------------------------------------------------------------
 
@@ -272,6 +310,8 @@ class Recognizer:
         """
         ink = canvas_image.extract_ink(image)
         coverage = canvas_image.remove_specks(ink.coverage)
+        if canvas_image.is_texture(coverage):
+            return self._prediction(None, None)  # noise or a scribbled-over area: nothing to read
         mnist = preprocess.ink_to_mnist(coverage)
         box = canvas_image.ink_box(coverage)
         return self._prediction(mnist, box.scaled(ink.scale) if box is not None else None)
@@ -338,3 +378,21 @@ class Recognizer:
         judging the split, and :meth:`predict_strokes` for the arguments.
         """
         return self._read(StrokePieces(as_drawing(drawing, canvas_size, pen_width)))
+
+
+def _sequence_for(cnn_sha256: str, sequence: str | os.PathLike | bool) -> SequenceReader | None:
+    """The sequence reader to read strokes with beside the CNN whose file has ``cnn_sha256``, or None (with a
+    `FusionMismatchWarning` when there is one but its fusion was fitted for another CNN, or not at all)."""
+    if sequence is False or (sequence is True and not SHIPPED_SEQUENCE_MODEL.is_file()):
+        return None
+    reader = SequenceReader.load(None if sequence is True else sequence)
+    if reader.fusion is None or reader.fusion.cnn_sha256 != cnn_sha256:
+        why = "has no fusion" if reader.fusion is None else "was fitted with another CNN"
+        warnings.warn(
+            f"the sequence reader {reader.name} {why}: reading with the CNN alone (refit with python -m "
+            "digitlib.fusion --cnn CNN --seq SEQ, or load with sequence=False)",
+            FusionMismatchWarning,
+            stacklevel=3,
+        )
+        return None
+    return reader
