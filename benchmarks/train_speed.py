@@ -109,7 +109,7 @@ def measure(
     seed: int,
     stop_at_target: bool,
 ) -> SpeedResult:
-    """Train ``recipe`` with `digitlib.training.train` (its learning-rate schedule spanning ``schedule_epochs``) for
+    """Train ``recipe`` with `digitlib.train.train` (its learning-rate schedule spanning ``schedule_epochs``) for
     at most ``max_epochs``, timing every epoch."""
     result = SpeedResult(label, recipe.name, recipe.architecture, 0, schedule_epochs, target=target)
     timer = TestAccuracyTimer(result, *test, stop_at_target, max_epochs)

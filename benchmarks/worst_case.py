@@ -25,7 +25,7 @@ import numpy as np
 
 from digitlib.examples import example_strokes
 from digitlib.files import write_atomic
-from digitlib.recognizer import Recognizer
+from digitlib.recognizer import Readout, Recognizer
 from digitlib.render import render_strokes
 
 
@@ -90,16 +90,16 @@ def mutate(drawing: Drawing, rng: np.random.Generator) -> Drawing:
 
 
 class Counting:
-    """Wraps the recogniser's classifier to count the candidates each reading sends to the model."""
+    """Wraps the recogniser's `Recognizer.readout` to count the candidates each reading sends to the model."""
 
     def __init__(self, recognizer: Recognizer) -> None:
         self.images = 0
-        self.inner: Callable = recognizer.predict_mnist
-        recognizer.predict_mnist = self  # the reader calls rec.predict_mnist: route it through the count
+        self.inner: Callable = recognizer.readout
+        recognizer.readout = self  # every reading goes through rec.readout: route it through the count
 
-    def __call__(self, images: np.ndarray) -> np.ndarray:
+    def __call__(self, images: np.ndarray, strokes=None) -> Readout:
         self.images += len(images)
-        return self.inner(images)
+        return self.inner(images, strokes)
 
 
 def cost(rec: Recognizer, counting: Counting, drawing: Drawing) -> dict:

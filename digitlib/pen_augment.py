@@ -38,6 +38,10 @@ BEND_WAVES = 3
 BEND = 0.08
 #: Share of the 0s, 1s, 4s and 7s given a style MNIST lacks.
 STYLE_PROB = 0.3
+#: Per-stroke jitter and re-spacing of points, as shares of the digit's size: both helped on the tune writers in
+#: two seeds (docs/measurements.md); a smooth bend did not, so it is off.
+JITTER = 0.05
+RESAMPLE = 0.06
 #: A drawing's height on the canvas, as a share of the canvas.
 HEIGHT_RANGE = (0.35, 0.9)
 
@@ -86,8 +90,8 @@ class PenAugment:
     shear: float = SHEAR  # ± slant
     aspect: float = ASPECT  # ± relative change of width against height
     bend: float = 0.0  # the largest smooth displacement, as a share of the digit's size (`transform_strokes`)
-    jitter: float = 0.0  # each stroke moved on its own by up to this share of the digit's size, and turned a little
-    resample: float = 0.0  # points re-spaced along each stroke, up to this share of the digit's size apart
+    jitter: float = JITTER  # each stroke moved on its own by up to this share of the digit's size, and turned a little
+    resample: float = RESAMPLE  # points re-spaced along each stroke, up to this share of the digit's size apart
     styles: float = STYLE_PROB  # share of the 0s, 1s, 4s and 7s given a style MNIST lacks (`add_style`)
 
     def to_dict(self) -> dict:
