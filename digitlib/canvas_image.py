@@ -33,6 +33,11 @@ SPECK_WIDTHS = 1.25
 #: Ink whose strokes, laid end to end, would be longer than this many times its extent is a texture (noise,
 #: hatching, a scribbled-over area), not a digit: an 8, the longest digit, is about 4 times its height.
 MAX_INK_LENGTH = 25.0
+#: Separate marks one digit's ink may have (a 4 or a 5 drawn in three strokes, a crossed 7, an untidy pen).
+MAX_PARTS = 12
+#: Enclosed holes one digit's ink may have: the train writers' digits drawn the pad's way have at most 11 (99% have
+#: 4 or fewer: an 8's two loops, and specks of paper where strokes cross); noise has tens to thousands.
+MAX_HOLES = 12
 
 
 @dataclass(frozen=True)
@@ -244,11 +249,29 @@ def ink_length(coverage: np.ndarray, width: float) -> float:
     return (float(coverage.sum()) - np.pi * width * width / 4) / width
 
 
+def holes(mask: np.ndarray) -> int:
+    """How many separate pieces of paper the ink encloses (an 8 has two, noise has hundreds)."""
+    paper, count = ndimage.label(~mask)  # 4-connected paper: ink touching at a corner still closes a hole
+    if not count:
+        return 0
+    edge = np.unique(np.concatenate([paper[0], paper[-1], paper[:, 0], paper[:, -1]]))
+    return count - int(np.count_nonzero(edge))
+
+
 def is_texture(coverage: np.ndarray) -> bool:
     """Whether ink is a texture (noise, hatching, an area scribbled over) rather than strokes: far more ink length
-    than strokes of its width could lay across its extent (see :data:`MAX_INK_LENGTH`)."""
-    box = mask_box(coverage > INK_THRESHOLD)
+    than strokes of its width could lay across its extent (`MAX_INK_LENGTH`), or far more enclosed holes than
+    digits have (`MAX_HOLES` for each digit's width of ink), or far more separate marks (`MAX_PARTS`)."""
+    mask = coverage > INK_THRESHOLD
+    box = mask_box(mask)
     if box is None:
         return False
     width = stroke_width(coverage[box.top : box.bottom, box.left : box.right])
-    return width > 0 and ink_length(coverage, width) > MAX_INK_LENGTH * box.longest_side
+    if width > 0 and ink_length(coverage, width) > MAX_INK_LENGTH * box.longest_side:
+        return True
+    digits_across = max(1.0, box.width / max(box.height, 1))
+    inked = mask[box.top : box.bottom, box.left : box.right]
+    visible = coverage[box.top : box.bottom, box.left : box.right] > NOISE_FLOOR  # a 1-px line is one mark
+    if ndimage.label(visible, structure=np.ones((3, 3)))[1] > MAX_PARTS * digits_across:
+        return True
+    return holes(inked) > MAX_HOLES * digits_across

@@ -13,7 +13,7 @@ from scipy import ndimage
 from digitlib import preprocess
 from digitlib.boxes import Box
 from digitlib.canvas_image import INK_THRESHOLD, ink_box, stroke_width
-from digitlib.drawing import Drawing
+from digitlib.drawing import Drawing, is_dot
 from digitlib.render import render_coverage
 
 #: Cuts per typical digit height (`digitlib.reading.cuts_allowed`).
@@ -160,10 +160,22 @@ class PixelPieces(Pieces):
             relabel = np.zeros(count + 1, dtype=labels.dtype)
             relabel[keep] = np.arange(1, len(keep) + 1)
             labels, count = relabel[labels], len(keep)
-        self.labels = labels
-        slices = ndimage.find_objects(labels)
-        self.boxes = [Box(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices]
         self.stroke_width = stroke_width(coverage) if count else 0.0
+        slices = ndimage.find_objects(labels)
+        boxes = [Box(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices]
+        # A piece as thick as it is long is a dot or a blob (its thickness: twice its deepest inside point).
+        depth = ndimage.distance_transform_edt(labels > 0)
+        thickness = 2 * np.asarray(ndimage.maximum(depth, labels, index=np.arange(1, count + 1))) if count else []
+        dots = [i for i, box in enumerate(boxes) if is_dot(box.longest_side, thickness[i])]
+        if dots:  # a dot or blob is no digit, as on the pad: its ink is left out
+            relabel = np.arange(count + 1, dtype=labels.dtype)
+            relabel[np.asarray(dots) + 1] = 0
+            kept = np.flatnonzero(relabel[1:]) + 1
+            relabel[kept] = np.arange(1, len(kept) + 1)
+            labels, count = relabel[labels], len(kept)
+            boxes = [boxes[i - 1] for i in kept]
+        self.labels = labels
+        self.boxes = boxes
         if count:
             # Every pixel goes to its nearest piece (one distance transform for the whole drawing).
             distance, (near_y, near_x) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
