@@ -17,6 +17,7 @@ the base model. The same drawings and seed give the same weights.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import weakref
 from collections import Counter
@@ -36,12 +37,55 @@ from digitlib.recognizer import Recognizer
 from digitlib.replay import ReplayPool, pick, replay_pool
 from digitlib.training_data import describe_sources, make_dataset
 
-__all__ = ["FineTuning", "MIN_DRAWINGS", "personalise", "render_drawings"]
+__all__ = [
+    "Cancelled",
+    "FineTuning",
+    "MAX_DRAWINGS",
+    "MIN_DRAWINGS",
+    "choose_drawings",
+    "personalise",
+    "render_drawings",
+]
 
 #: Fewer drawings than this teach too little to be worth a model of their own.
 MIN_DRAWINGS = 10
 #: However many drawings there are, each is drawn at least this many times.
 MIN_RENDERS = 6
+#: The most drawings one fine-tune learns from, so its time stays flat however many you saved: the newest half of
+#: them, and the other half drawn from the older ones, those the model misreads `MISREAD_WEIGHT` times as likely.
+MAX_DRAWINGS = 300
+MISREAD_WEIGHT = 4.0
+#: Older drawings read to find the misread ones, per place to fill (reading all of 10,000 would cost seconds).
+CANDIDATES_PER_PLACE = 2
+
+
+class Cancelled(Exception):
+    """`personalise` was cancelled (its ``cancel`` event was set): no model was made."""
+
+
+def choose_drawings(rec: Recognizer, records: Sequence[SavedDrawing], rng: np.random.Generator) -> list[SavedDrawing]:
+    """At most `MAX_DRAWINGS` of ``records`` to learn from: all of them when there are no more, else the newest
+    half and a weighted draw from the older ones (see `MAX_DRAWINGS`), in the order they were saved."""
+    if len(records) <= MAX_DRAWINGS:
+        return list(records)
+    newest = MAX_DRAWINGS // 2
+    older = len(records) - newest
+    places = MAX_DRAWINGS - newest
+    candidates = np.sort(rng.choice(older, size=min(older, CANDIDATES_PER_PLACE * places), replace=False))
+    images, kept = [], []
+    for index in candidates:
+        image = preprocess.strokes_to_mnist(records[index].drawing)
+        if image is not None:
+            images.append(image)
+            kept.append(index)
+    kept = np.array(kept, dtype=np.int64)
+    if len(kept):
+        read = rec.readout(np.stack(images)).probabilities.argmax(axis=1)
+        labels = np.array([records[i].label for i in kept])
+        weights = np.where(read != labels, MISREAD_WEIGHT, 1.0)
+        kept = rng.choice(kept, size=min(places, len(kept)), replace=False, p=weights / weights.sum())
+    chosen = sorted({*kept.tolist(), *range(older, len(records))})
+    return [records[i] for i in chosen]
 
 
 @dataclass(frozen=True)
@@ -155,6 +199,8 @@ def personalise(
     settings: FineTuning | None = None,
     test_mnist: bool = False,
     progress: Callable[[str], None] | None = None,
+    step: Callable[[float], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> Recognizer:
     """A new `Recognizer` fine-tuned on your drawings; ``rec`` itself is left unchanged.
 
@@ -162,10 +208,15 @@ def personalise(
     ``renders`` (images drawn from each drawing) override ``settings`` (`FineTuning`, whose defaults are the
     measured choice). The same drawings and seed give the same model. The new model is calibrated anew on images
     the fine-tune never saw, and its card (``.card``, written by ``.save``) records the base model, the drawings,
-    the settings and the time taken; with ``test_mnist`` also its accuracy on the 10,000 MNIST test images.
+    the settings and the time taken; with ``test_mnist`` also its accuracy on the 10,000 MNIST test images. With
+    more than `MAX_DRAWINGS` drawings it learns from a choice of them (`choose_drawings`), so the time stays flat.
+
+    ``progress`` is told each stage in words, ``step`` the share of the training done (0 to 1, at every batch);
+    setting ``cancel`` (a `threading.Event`) stops it at the next batch with `Cancelled`.
 
     Raises:
         ValueError: fewer than `MIN_DRAWINGS` drawings, a label that is not 0-9, or bad settings.
+        Cancelled: ``cancel`` was set.
     """
     from digitlib._tf import keras
     from digitlib.evaluation import evaluate_accuracy, predict_probabilities
@@ -180,6 +231,8 @@ def personalise(
     progress = progress or (lambda _message: None)
 
     rng = np.random.default_rng(seed)
+    saved = len(records)
+    records = choose_drawings(rec, records, rng)
     renders = min(settings.renders, max(MIN_RENDERS, settings.own_images // len(records)))
     settings = replace(settings, renders=renders)  # what the card records
     own_x, own_y = render_drawings(records, renders, rng, settings.pixel_share)
@@ -210,7 +263,19 @@ def personalise(
     dataset = make_dataset(x, y, settings.batch_size, shuffle=True, seed=seed, one_hot=True)
     progress(f"Fine-tuning on {len(own_x):,} drawings of yours and {len(x) - len(own_x):,} replayed images...")
     mark = time.perf_counter()
-    model.fit(dataset, epochs=settings.epochs, verbose=0, shuffle=False)  # the pipeline shuffles
+    done = [0]
+
+    def after_batch(batch: int, logs: dict | None = None) -> None:  # noqa: ARG001 - what Keras passes
+        done[0] += 1
+        if step is not None:
+            step(min(done[0] / steps, 1.0))
+        if cancel is not None and cancel.is_set():
+            model.stop_training = True
+
+    watch = keras.callbacks.LambdaCallback(on_train_batch_end=after_batch)
+    model.fit(dataset, epochs=settings.epochs, verbose=0, shuffle=False, callbacks=[watch])  # the pipeline shuffles
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("personalise was cancelled; the recogniser is unchanged")
     seconds["train"] = time.perf_counter() - mark
     mark = time.perf_counter()
 
@@ -218,6 +283,7 @@ def personalise(
     calibration = _recalibrate(rec, raw, pool, describe_sources(pool.calibration_sources))
     seconds["calibrate"] = time.perf_counter() - mark
     card = _card(rec, model, records, drawings, seed, settings, sources, seconds, time.perf_counter() - start)
+    card["personalised"]["drawings_saved"] = saved
     if test_mnist:
         (_, _), (x_test, y_test) = data.load_mnist(progress=progress)
         card["test_accuracy"] = round(evaluate_accuracy(model, x_test, y_test), 5)
