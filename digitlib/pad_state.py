@@ -74,6 +74,35 @@ class PadState:
         self.seconds = 0.0  # what the last reading took
 
     @property
+    def base_recognizer(self) -> Recognizer:
+        """The recogniser under the memory of your drawings (`digitlib.memory`), or the one reading if none."""
+        return getattr(self.recognizer, "base", self.recognizer)
+
+    def use(self, recognizer: Recognizer) -> None:
+        """Read with ``recognizer`` from now on, remembering the drawings if the pad did (a personalised model
+        swapped in keeps what the memory gives)."""
+        from digitlib.memory import remember
+
+        remembering = self.recognizer is not self.base_recognizer
+        self.recognizer = (
+            remember(recognizer, self.drawings) if remembering and self.drawings is not None else recognizer
+        )
+        self.stale = True
+
+    def stored(self) -> int | None:
+        """How many drawings the file holds, or None when it cannot be read now (the count must not stop the pad;
+        saving into such a file shows its own error)."""
+        try:
+            return None if self.drawings is None else len(self.drawings)
+        except (TypeError, ValueError, OSError):
+            return None
+
+    @property
+    def file_name(self) -> str | None:
+        path = getattr(self.drawings, "path", None)
+        return getattr(path, "name", None) or (str(path) if path else None)
+
+    @property
     def points(self) -> int:
         return sum(len(s) for s in self.strokes)
 
