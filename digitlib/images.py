@@ -69,10 +69,10 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
 def scale_pixels(pixels: Any) -> Any:
     """MNIST's bytes (0-255) as float32 in [0, 1]: a numpy array, or a tensor inside a `tf.data` pipeline."""
     if isinstance(pixels, np.ndarray):
-        return pixels.astype(np.float32) * np.float32(1 / PIXEL_MAX)
+        return pixels.astype(np.float32) / np.float32(PIXEL_MAX)  # exactly the notebooks' `/ 255.0`
     from digitlib._tf import tf
 
-    return tf.cast(pixels, tf.float32) * (1 / PIXEL_MAX)
+    return tf.cast(pixels, tf.float32) / PIXEL_MAX
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

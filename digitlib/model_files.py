@@ -139,9 +139,10 @@ def save_model(
     if path.suffix != ".keras":
         raise ValueError(f"{path}: a model file must end in .keras (Keras 3's native format).")
     saved = model if include_optimizer else _without_optimizer(model)
-    remove_leftovers(path.parent)
     model_tmp = card_tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(path.parent)
         model_tmp = temp_file(path, keep_suffix=True)
         saved.save(model_tmp)
         if card is not None:
