@@ -43,8 +43,9 @@ def test_save_writes_the_model_and_its_card_and_nothing_else(saved, tmp_path):
     path, model = saved
     assert path == tmp_path / "digits.keras"
     assert names(tmp_path) == ["digits.json", "digits.keras"]
-    assert json.loads((tmp_path / "digits.json").read_text()) == CARD
-    assert model_files.load_card(path) == CARD
+    card = {**CARD, "model_sha256": model_files.file_sha256(path)}  # the card names the very file it describes
+    assert json.loads((tmp_path / "digits.json").read_text()) == card
+    assert model_files.load_card(path) == card
 
 
 def test_a_saved_model_loads_in_safe_mode_and_predicts_the_same(saved):

@@ -23,10 +23,10 @@ import pytest
 from PIL import Image
 from scipy import ndimage, optimize, special
 
-from digitlib import calibration, data, explain, models, plots, preprocess, training
+from digitlib import calibration, canvas_image, data, explain, models, plots, preprocess, recipes, training_data
 from digitlib._tf import keras, tf
-from digitlib.images import to_model_input
-from digitlib.render import example_strokes, fit_strokes, render_strokes
+from digitlib.examples import example_strokes, fit_strokes
+from digitlib.render import render_strokes
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SAME_AS_PACKAGE = "same-as-package"
@@ -91,14 +91,14 @@ def test_notebook_03_width_and_dropout_knobs_match_the_package(notebook_03):
     assert ours.count_params() == package.count_params() < models.build_digitlib_cnn().count_params()
 
 
-def test_notebook_04_schedule_and_compile_are_training_compile_model():
-    recipe, epochs, steps_per_epoch = training.get_recipe("digitlib"), 3, 211
+def test_notebook_04_schedule_and_compile_are_recipes_compile_model():
+    recipe, epochs, steps_per_epoch = recipes.get_recipe("digitlib"), 3, 211
     namespace = run_cells(
         "04_train.ipynb",
         {"keras": keras, "models": models, "recipe": recipe, "EPOCHS": epochs, "train_ds": range(steps_per_epoch)},
     )
     ours = namespace["model"].get_compile_config()
-    package = training.compile_model(models.build_digitlib_cnn(), replace(recipe, epochs=epochs), steps_per_epoch)
+    package = recipes.compile_model(models.build_digitlib_cnn(), replace(recipe, epochs=epochs), steps_per_epoch)
     theirs = package.get_compile_config()
     for config in (ours, theirs):
         del config["optimizer"]["config"]["name"]  # numbered per session: adam, adam_1...
@@ -107,11 +107,11 @@ def test_notebook_04_schedule_and_compile_are_training_compile_model():
     assert namespace["schedule"].get_config() == package.optimizer.get_config()["learning_rate"]["config"]
 
 
-def test_training_train_holds_out_the_validation_split_of_notebooks_02_and_04(mnist):
+def test_train_holds_out_the_validation_split_of_notebooks_02_and_04(mnist):
     (x_train, y_train), _ = mnist
     (_, _), (x_val, y_val) = data.split_validation(x_train, y_train, fraction=0.1, seed=0)  # as in 02 and 04
-    mnist_only = training.get_recipe("digitlib", pen_copies=0, nonsense_share=0, calibration_images=0)
-    sets = training.training_set(mnist_only, seed=0, validation_fraction=0.1, progress=lambda _: None)
+    mnist_only = recipes.get_recipe("digitlib", pen_copies=0, nonsense_share=0, calibration_images=0)
+    sets = training_data.training_set(mnist_only, seed=0, validation_fraction=0.1, progress=lambda _: None)
     np.testing.assert_array_equal(sets.validation_images, x_val)
     np.testing.assert_array_equal(sets.validation_labels, y_val)
 
@@ -120,14 +120,14 @@ def test_training_train_holds_out_the_validation_split_of_notebooks_02_and_04(mn
 def notebook_06(shipped, mnist_test_slice) -> dict[str, Any]:
     """Notebook 06's saliency and SmoothGrad cells, run on the shipped model and its second test image (a 2)."""
     images, _ = mnist_test_slice
-    namespace = {"keras": keras, "tf": tf, "np": np, "plots": plots, "to_model_input": to_model_input}
+    namespace = {"keras": keras, "tf": tf, "np": np, "plots": plots}
     return run_cells("06_visualise_predictions.ipynb", namespace | {"model": shipped, "two": images[1]})
 
 
 @pytest.mark.parametrize(("index", "digit"), [(1, 2), (1, 7), (0, 7), (8, 5), (8, 6)])
 def test_notebook_06_saliency_is_explain_saliency_map(notebook_06, shipped, mnist_test_slice, index, digit):
     image = mnist_test_slice[0][index]
-    gradient = notebook_06["saliency"](image, digit)
+    gradient = notebook_06["saliency"](image / 255, digit)
     assert gradient.shape == (28, 28)
     expected = explain.saliency_map(shipped, image, digit)
     np.testing.assert_allclose(gradient / np.abs(gradient).max(), expected, atol=1e-5)
@@ -163,6 +163,7 @@ def test_notebook_07_recipe_steps_give_what_to_mnist_gives(recognizer):
     names, ours, package = [], [], []
     for name, canvas in canvases():
         namespace = {"np": np, "Image": Image, "ndimage": ndimage, "preprocess": preprocess, "plots": plots}
+        namespace["canvas_image"] = canvas_image
         run_cells("07_drawing_pad.ipynb", namespace := namespace | {"canvas": canvas}, tag="recipe-steps")
         names.append(name)
         ours.append(namespace["mnist_like"])

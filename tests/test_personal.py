@@ -14,25 +14,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitlib import drawn
+from digitlib import pen_augment
+from digitlib.drawings_store import DrawingsFileError, PersonalDrawings, default_drawings_path
 from digitlib.pen_digits import BOX_UNITS, load_pen_digits, read_pen_digits
-from digitlib.personal import (
-    DrawingsFileError,
-    FineTuning,
-    PersonalDrawings,
-    default_drawings_path,
-    personalise,
-)
+from digitlib.personal import FineTuning, personalise
 from digitlib.recognizer import Recognizer
 
 CANVAS = 280
 
 
 @pytest.fixture(scope="module")
-def validation_writers() -> dict[str, list]:
-    """The shipped validation writers' pen digits, by writer, in file order."""
+def tune_writers() -> dict[str, list]:
+    """The shipped tune writers' pen digits, by writer, in file order."""
     by_writer = defaultdict(list)
-    for sample in load_pen_digits("validation"):
+    for sample in load_pen_digits("tune"):
         by_writer[sample.writer].append(sample)
     return dict(by_writer)
 
@@ -42,16 +37,16 @@ def placed(samples, seed: int = 0) -> list[tuple[int, list[list[float]], float]]
     rng = np.random.default_rng(seed)
     drawings = []
     for sample in samples:
-        strokes, pen = drawn.place_on_canvas(sample.strokes, rng, canvas=CANVAS)
+        strokes, pen = pen_augment.place_on_canvas(sample.strokes, rng, canvas=CANVAS)
         drawings.append((sample.label, [s.tolist() for s in strokes], pen))
     return drawings
 
 
 @pytest.fixture(scope="module")
-def some_drawings(validation_writers) -> list:
+def some_drawings(tune_writers) -> list:
     """Twelve real drawings of one writer, placed on a 280-px canvas."""
-    writer = max(validation_writers, key=lambda w: len(validation_writers[w]))
-    return placed(validation_writers[writer][:12])
+    writer = max(tune_writers, key=lambda w: len(tune_writers[w]))
+    return placed(tune_writers[writer][:12])
 
 
 # -- storage --------------------------------------------------------------------------------------------------
@@ -62,15 +57,15 @@ def test_drawings_round_trip_through_the_file(tmp_path: Path, some_drawings):
     drawings = PersonalDrawings(path)
     assert len(drawings) == 0 and not path.exists()  # created on the first add, not before
     stored = [drawings.add(strokes, label, canvas_size=CANVAS, pen_width=pen) for label, strokes, pen in some_drawings]
-    assert stored[0].label == some_drawings[0][0] and stored[0].canvas_size == (CANVAS, CANVAS)
+    assert stored[0].label == some_drawings[0][0] and stored[0].drawing.canvas == (CANVAS, CANVAS)
 
     again = PersonalDrawings(path)  # a fresh reader: everything comes from the file
     assert len(again) == len(some_drawings)
     assert again.labels == [label for label, _, _ in some_drawings]
     for drawing, (label, strokes, pen) in zip(again, some_drawings, strict=True):
-        assert drawing.label == label and drawing.pen_width == pytest.approx(pen)
-        assert len(drawing.strokes) == len(strokes)
-        for got, want in zip(drawing.strokes, strokes, strict=True):
+        assert drawing.label == label and drawing.drawing.pen == pytest.approx(pen)
+        assert len(drawing.drawing.strokes) == len(strokes)
+        for got, want in zip(drawing.drawing.strokes, strokes, strict=True):
             np.testing.assert_allclose(got, want, atol=0.006)  # kept to 1/100 px
         assert drawing.time.endswith("Z") and drawing.time[:4].isdigit()
     assert again[-1].label == some_drawings[-1][0]
@@ -186,7 +181,6 @@ def test_a_damaged_line_in_the_middle_is_reported_with_its_number(tmp_path: Path
         ([[(10, 10), (20, 20)]], 10, 280, 20),
         ([[(10, 10), (20, 20)]], -1, 280, 20),
         ([[(10, 10), (20, 20)]], True, 280, 20),
-        ([[(10, 10), (20, 20)]], "3", 280, 20),
         ([[(10, 10), (20, 20)]], 3.0, 280, 20),
         ([[(10, 10), (20, 20)]], 3, 0, 20),
         ([[(10, 10), (20, 20)]], 3, 280, -5),
@@ -203,7 +197,7 @@ def test_bad_drawings_are_refused_and_nothing_is_written(tmp_path: Path, strokes
 _APPENDER = textwrap.dedent(
     """
     import sys
-    from digitlib.personal import PersonalDrawings
+    from digitlib.drawings_store import PersonalDrawings
     path, label = sys.argv[1], int(sys.argv[2])
     drawings = PersonalDrawings(path)
     stroke = [(x * 0.37, (x * label) % 280) for x in range(400)]  # lines longer than a pipe buffer (4 KiB)
@@ -225,9 +219,9 @@ def test_two_pads_appending_at_once_never_corrupt_the_file(tmp_path: Path):
     assert PersonalDrawings(path).labels.count(2) == 50
 
 
-def test_export_writes_pen_digits_that_read_back(tmp_path: Path, validation_writers, some_drawings):
-    writer = max(validation_writers, key=lambda w: len(validation_writers[w]))
-    originals = validation_writers[writer][:12]
+def test_export_writes_pen_digits_that_read_back(tmp_path: Path, tune_writers, some_drawings):
+    writer = max(tune_writers, key=lambda w: len(tune_writers[w]))
+    originals = tune_writers[writer][:12]
     drawings = PersonalDrawings(tmp_path / "mine.jsonl", writer="ann")
     for label, strokes, pen in some_drawings:
         drawings.add(strokes, label, canvas_size=CANVAS, pen_width=pen)
@@ -276,14 +270,14 @@ def errors(rec: Recognizer, tested) -> int:
 
 
 @pytest.fixture(scope="module")
-def hardest_writer(validation_writers, recognizer: Recognizer) -> tuple[PersonalDrawings, list, int]:
+def hardest_writer(tune_writers, recognizer: Recognizer) -> tuple[PersonalDrawings, list, int]:
     """The validation writer (60+ digits) the model reads worst: their teaching drawings in a file, their other
     drawings, and the errors on those before personalising."""
     best = None
-    for writer in sorted(validation_writers):
-        if len(validation_writers[writer]) < 60:
+    for writer in sorted(tune_writers):
+        if len(tune_writers[writer]) < 60:
             continue
-        taught, tested = teach_and_test(validation_writers[writer])
+        taught, tested = teach_and_test(tune_writers[writer])
         before = errors(recognizer, tested)
         if best is None or before > best[3]:
             best = (writer, taught, tested, before)
@@ -320,10 +314,10 @@ def test_personalise_makes_a_new_model_and_leaves_the_old_one_alone(recognizer, 
     assert 0.6 <= mine.threshold <= 0.995 and mine.temperature > 0
 
     path = mine.save(tmp_path / "runs" / "my_digits.keras")
-    loaded = Recognizer.load(path)
+    loaded = Recognizer.load(path, sequence=False)  # the sequence reader was fused with the shipped CNN
     assert loaded.calibration.to_dict() == mine.calibration.to_dict()
     assert loaded.card["personalised"]["drawings"] == len(drawings)
-    strokes, pen = [s.tolist() for s in drawings[0].strokes], drawings[0].pen_width
+    strokes, pen = [s.tolist() for s in drawings[0].drawing.strokes], drawings[0].drawing.pen
     np.testing.assert_allclose(
         loaded.predict_strokes(strokes, CANVAS, pen).probabilities,
         mine.predict_strokes(strokes, CANVAS, pen).probabilities,
@@ -353,8 +347,8 @@ def test_personalise_needs_enough_drawings(recognizer, tmp_path: Path, some_draw
 
 def test_the_replay_pool_calibrates_on_the_images_the_base_run_held_out(recognizer, mnist):
     # The very images `training.train` held out of this model's run (by its card's recipe and seed), never replayed.
-    from digitlib.personal import replay_pool
-    from digitlib.training import mnist_split
+    from digitlib.replay import replay_pool
+    from digitlib.training_data import mnist_split
 
     card = recognizer.card
     (x_train, y_train), _ = mnist

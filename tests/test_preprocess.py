@@ -9,8 +9,24 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
+from digitlib import canvas_image
 from digitlib import preprocess as pp
-from digitlib.render import LOOKS, coverage_to_look, render_coverage, render_strokes, template_strokes
+from digitlib.drawing import CANVAS_SIDES, Drawing, DrawingError
+from digitlib.examples import template_strokes
+from digitlib.render import LOOKS, coverage_to_look, render_coverage, render_strokes
+
+
+def drawn_coverage(strokes, canvas, pen: float):
+    """The ink coverage of strokes on a canvas, as `digitlib.render` draws a `Drawing` of them."""
+    drawing = Drawing(strokes, canvas, pen)
+    return render_coverage(drawing.strokes, drawing.canvas, drawing.pen)
+
+
+def strokes_to_mnist(strokes, pen: float):
+    """`preprocess.strokes_to_mnist` of strokes on a canvas big enough to hold them (a `Drawing` checks them)."""
+    points = [p for stroke in strokes for p in stroke]
+    side = int(max((max(max(x, y) for x, y in points) if points else 0) + pen + 8, 280))
+    return pp.strokes_to_mnist(Drawing(strokes, side, pen))
 
 
 def in_look(grey_ink: np.ndarray, look: str) -> np.ndarray:
@@ -81,20 +97,20 @@ def test_output_follows_the_mnist_recipe():
 
 @pytest.mark.parametrize("digit", [1, 0, 7])
 def test_same_digit_at_any_pen_size_and_place_gives_a_similar_image(digit):
-    reference = pp.strokes_to_mnist(template_strokes(digit, 0, 0, 100), 12)
+    reference = strokes_to_mnist(template_strokes(digit, 0, 0, 100), 12)
     for pen, height, left, top in [(4, 230, 100, 20), (12, 100, 10, 10), (30, 150, 160, 120), (8, 60, 200, 200)]:
         strokes = template_strokes(digit, left, top, height)
         for look in ("dark_on_light", "light_on_dark", "transparent"):
             pixels = pp.to_mnist(render_strokes(strokes, 280, pen, look))
             assert aligned_correlation(reference, pixels) > 0.8, (pen, height, look)
-        assert aligned_correlation(reference, pp.strokes_to_mnist(strokes, pen)) > 0.8
+        assert aligned_correlation(reference, strokes_to_mnist(strokes, pen)) > 0.8
 
 
 @pytest.fixture(scope="module")
 def mnist_width_range(mnist):
     """10th and 90th percentile of MNIST's stroke widths, measured by stroke_width."""
     (x_train, _), _ = mnist
-    widths = [pp.stroke_width(image / 255.0) for image in x_train[:1000]]
+    widths = [canvas_image.stroke_width(image / 255.0) for image in x_train[:1000]]
     return tuple(np.percentile(widths, [10, 90]))
 
 
@@ -102,19 +118,19 @@ def mnist_width_range(mnist):
 def test_stroke_width_is_brought_into_mnist_range(pen, mnist_width_range):
     low, high = mnist_width_range
     strokes = template_strokes(3, 40, 20, 240)
-    for result in (pp.to_mnist(render_strokes(strokes, 280, pen)), pp.strokes_to_mnist(strokes, pen)):
-        assert low <= pp.stroke_width(result) <= high
+    for result in (pp.to_mnist(render_strokes(strokes, 280, pen)), strokes_to_mnist(strokes, pen)):
+        assert low <= canvas_image.stroke_width(result) <= high
 
 
 @pytest.mark.parametrize("pen", [6, 12, 24])
 def test_stroke_width_estimate_on_a_drawn_line(pen):
-    coverage = render_coverage([[(30, 40), (200, 150), (60, 240)]], 280, pen)
-    assert pp.stroke_width(coverage) == pytest.approx(pen, rel=0.05)
-    assert pp.stroke_width(np.zeros((10, 10))) == 0.0
+    coverage = drawn_coverage([[(30, 40), (200, 150), (60, 240)]], 280, pen)
+    assert canvas_image.stroke_width(coverage) == pytest.approx(pen, rel=0.05)
+    assert canvas_image.stroke_width(np.zeros((10, 10))) == 0.0
 
 
 def test_coloured_ink_on_coloured_paper():
-    coverage = render_coverage(template_strokes(4, 60, 40, 200), 280, 14)
+    coverage = drawn_coverage(template_strokes(4, 60, 40, 200), 280, 14)
     paper, ink = np.array([250, 240, 120]), np.array([30, 60, 200])
     image = (paper * (1 - coverage[..., None]) + ink * coverage[..., None]).round().astype(np.uint8)
     expected = pp.to_mnist(coverage)
@@ -157,7 +173,7 @@ def test_faint_noise_counts_as_blank():
 
 def test_faint_noise_does_not_disturb_a_digit():
     rng = np.random.default_rng(1)
-    coverage = render_coverage(template_strokes(7, 60, 40, 200), 280, 14)
+    coverage = drawn_coverage(template_strokes(7, 60, 40, 200), 280, 14)
     noisy = np.clip(1 - coverage + rng.normal(0, 0.03, coverage.shape), 0, 1)
     assert aligned_correlation(pp.to_mnist(1 - coverage), pp.to_mnist(noisy)) > 0.95
 
@@ -167,8 +183,8 @@ def test_a_single_tap_or_pixel_is_not_a_digit():
     one_pixel = np.full((280, 280), 255, np.uint8)
     one_pixel[100, 100] = 0
     assert pp.to_mnist(one_pixel) is None
-    assert pp.strokes_to_mnist([[(140, 140)]], 20) is None
-    assert pp.strokes_to_mnist([], 20) is None
+    assert strokes_to_mnist([[(140, 140)]], 20) is None
+    assert strokes_to_mnist([], 20) is None
 
 
 def test_specks_far_from_the_digit_are_ignored():
@@ -179,7 +195,7 @@ def test_specks_far_from_the_digit_are_ignored():
 
 
 def test_huge_canvas_is_downsampled_and_reads_the_same():
-    small = render_coverage(template_strokes(6, 60, 40, 300), 400, 24)
+    small = drawn_coverage(template_strokes(6, 60, 40, 300), 400, 24)
     huge = np.kron(1 - small, np.ones((10, 10), np.float32))  # 4000×4000, dark on light
     assert huge.shape == (4000, 4000)
     assert aligned_correlation(pp.to_mnist(1 - small), pp.to_mnist(huge)) > 0.9
@@ -206,9 +222,22 @@ def test_bad_input_raises_a_clear_value_error(image, message):
         pp.to_mnist(image)
 
 
+def test_images_and_drawings_share_one_side_rule():
+    """One rule for canvas sides (`drawing.CANVAS_SIDES`): an image the recipe reads and a drawing's canvas."""
+    low, high = CANVAS_SIDES
+    for height, width in [(low, low), (low, high), (high, low)]:
+        assert pp.to_mnist(np.zeros((height, width), np.uint8)) is None  # read (blank), not refused
+        assert Drawing([], (width, height), 10).canvas == (width, height)
+    for height, width in [(low - 1, 100), (100, low - 1), (high + 1, low), (low, high + 1)]:
+        with pytest.raises(ValueError, match=f"{low} to {high}"):
+            pp.to_mnist(np.zeros((height, width), np.uint8))
+        with pytest.raises(DrawingError, match=f"{low} to {high}"):
+            Drawing([], (width, height), 10)
+
+
 def test_bad_pen_width_for_strokes():
-    with pytest.raises(ValueError, match="pen_width"):
-        pp.strokes_to_mnist(template_strokes(1), 0)
+    with pytest.raises(ValueError, match="pen"):
+        strokes_to_mnist(template_strokes(1), 0)
 
 
 @st.composite
@@ -240,7 +269,7 @@ def test_any_array_gives_an_image_none_or_a_value_error(image):
 )
 def test_any_scribble_gives_an_image_or_none(points, pen, look):
     image = render_strokes([points], 280, pen, look)
-    for result in (pp.to_mnist(image), pp.strokes_to_mnist([points], pen)):
+    for result in (pp.to_mnist(image), strokes_to_mnist([points], pen)):
         assert result is None or (result.shape == (28, 28) and 0 <= result.min() <= result.max() <= 1)
 
 
@@ -252,7 +281,7 @@ def test_all_ink_canvas_is_blank_not_a_guess():
 @pytest.mark.parametrize("size", [(280, 280), (1100, 300)], ids=["pad", "downsampled"])
 def test_every_look_gives_the_same_ink(size):
     strokes = [s for i, d in enumerate((2, 0, 7)) for s in template_strokes(d, 30 + 150 * i, 60, 150)]
-    coverages = [pp.extract_ink(render_strokes(strokes, size, 17.3, look)).coverage for look in LOOKS]
+    coverages = [canvas_image.extract_ink(render_strokes(strokes, size, 17.3, look)).coverage for look in LOOKS]
     for coverage in coverages[1:]:
         np.testing.assert_allclose(coverage, coverages[0], atol=1e-5)
 

@@ -7,7 +7,10 @@ import pytest
 
 from digitlib import reading
 from digitlib.boxes import Box
-from digitlib.render import check_strokes, render_coverage, template_strokes
+from digitlib.drawing import Drawing
+from digitlib.examples import template_strokes
+from digitlib.pieces import PixelPieces, StrokePieces
+from digitlib.render import render_coverage
 
 PEN = 12
 
@@ -23,21 +26,21 @@ def number_strokes(digits: str, height: float = 120, gap: float = 30, top: float
     return strokes
 
 
-def stroke_blocks(strokes) -> list[list[int]]:
-    ink = reading.StrokeInk(check_strokes(strokes), PEN)
-    return reading.group_pieces(ink.boxes)
+def stroke_blocks(strokes, canvas=(600, 280)) -> list[list[int]]:
+    pieces = StrokePieces(Drawing(strokes, canvas, PEN))
+    return reading.group_pieces(pieces.boxes)
 
 
-class Counting:
-    """A classifier that records how many images it was asked to read, and in how many calls."""
+def pixel_pieces(strokes, canvas) -> PixelPieces:
+    drawing = Drawing(strokes, canvas, PEN)
+    return PixelPieces(render_coverage(drawing.strokes, drawing.canvas, drawing.pen), scale=1)
 
-    def __init__(self, classify):
-        self.classify, self.calls, self.images = classify, 0, 0
 
-    def __call__(self, images):
-        self.calls += 1
-        self.images += len(images)
-        return self.classify(images)
+def read(recognizer, pieces) -> tuple[reading.Candidates, list[reading.Reading]]:
+    """The candidates and the reading, as `Recognizer._read` does: one batch of the model for all candidates."""
+    found = reading.candidates(pieces)
+    probabilities = recognizer.readout(found.images, found.strokes).probabilities
+    return found, reading.best_path(found, probabilities)
 
 
 def test_overlap_rule():
@@ -70,7 +73,7 @@ def test_multi_stroke_digits_stay_one_block():
 def test_nearly_touching_digits_are_separate_blocks_for_strokes_and_pixels():
     strokes = number_strokes("2020", gap=1.5)
     assert len(stroke_blocks(strokes)) == 4
-    pixels = reading.PixelInk(render_coverage(strokes, (600, 280), PEN), scale=1)
+    pixels = pixel_pieces(strokes, (600, 280))
     assert len(reading.group_pieces(pixels.boxes)) == 4
 
 
@@ -79,8 +82,8 @@ def test_a_seven_with_a_cross_bar_and_a_five_with_a_detached_bar():
     five_body, five_bar = template_strokes(5, 130, 60, 120)
     five_bar = [(x + 15, y - 12) for x, y in five_bar]  # lifted off the body and shifted right
     strokes = [*seven, five_body, five_bar]
-    assert stroke_blocks(strokes) == [[0, 1], [2, 3]]
-    pixels = reading.PixelInk(render_coverage(strokes, (300, 280), PEN), scale=1)
+    assert stroke_blocks(strokes, (300, 280)) == [[0, 1], [2, 3]]
+    pixels = pixel_pieces(strokes, (300, 280))
     assert len(reading.group_pieces(pixels.boxes)) == 2
 
 
@@ -123,12 +126,21 @@ def test_cuts_allowed_grow_with_the_width_and_stop_at_a_cap():
 
 def test_touching_digits_are_read_apart_by_the_search(recognizer):
     strokes = number_strokes("35", gap=-PEN / 2)  # the inks overlap by half a pen width
-    coverage = render_coverage(strokes, (400, 280), PEN)
-    pixels = reading.PixelInk(coverage, scale=1)
+    pixels = pixel_pieces(strokes, (400, 280))
     assert len(reading.group_pieces(pixels.boxes)) == 1  # one piece of ink ...
-    read = reading.read_number(pixels, recognizer.predict_mnist)
-    assert [int(r.probabilities.argmax()) for r in read] == [3, 5]  # ... read as two digits
-    assert read[0].box.right <= read[1].box.left + 1
+    found, read_digits = read(recognizer, pixels)
+    assert len(found.images) > 2  # the search had more than one way to read it
+    assert [int(r.probabilities.argmax()) for r in read_digits] == [3, 5]  # ... read as two digits
+    assert read_digits[0].box.right <= read_digits[1].box.left + 1
+
+
+def test_a_number_of_separate_digits_is_read_from_strokes_and_from_pixels(recognizer):
+    strokes = number_strokes("1457")
+    for pieces in (StrokePieces(Drawing(strokes, (600, 280), PEN)), pixel_pieces(strokes, (600, 280))):
+        _, read_digits = read(recognizer, pieces)
+        assert "".join(str(int(r.probabilities.argmax())) for r in read_digits) == "1457"
+        lefts = [r.box.left for r in read_digits]
+        assert lefts == sorted(lefts)
 
 
 @pytest.mark.parametrize(
@@ -137,20 +149,38 @@ def test_touching_digits_are_read_apart_by_the_search(recognizer):
         [[(10, 140), (2990, 140)]],  # a straight line across a very wide canvas
         [np.stack([np.linspace(10, 2990, 3000), 140 + 60 * np.sin(np.linspace(0, 100, 3000))], 1)],  # a long wave
         [np.stack([np.linspace(10, 2990, 400), np.tile([60, 220], 200)], 1)],  # a zigzag of 400 strokes' worth
-        [[(x, 140), (x + 5, 145)] for x in range(10, 2990, 12)],  # 250 short dashes side by side
+        # 373 overlapping dashes side by side, each big enough not to be dropped as a tap: one block of many pieces.
+        [[(x, 110), (x + 5, 170)] for x in range(10, 2990, 8)],
     ],
     ids=["line", "wave", "zigzag", "dashes"],
 )
 @pytest.mark.parametrize("way", ["strokes", "pixels"])
 def test_work_is_bounded_whatever_the_drawing(recognizer, strokes, way):
-    """Rows 1 and 6: one model call, and a number of candidates linear in the ink's width over its height."""
-    counting = Counting(recognizer.predict_mnist)
+    """Rows 1 and 6: one batch of candidates, their number linear in the ink's width over its height."""
     if way == "strokes":
-        ink = reading.StrokeInk(check_strokes(strokes), PEN)
+        pieces = StrokePieces(Drawing(strokes, (3000, 280), PEN))
     else:
-        ink = reading.PixelInk(render_coverage(check_strokes(strokes), (3000, 280), PEN), scale=1)
-    reading.read_number(ink, counting)
-    assert counting.calls <= 1
+        pieces = pixel_pieces(strokes, (3000, 280))
+    assert pieces.boxes  # there is ink to read
+    found, read_digits = read(recognizer, pieces)
+    assert len(found.images) > 0
     # The cuts a block gets are bounded by its width in digit heights: a line is not read as 200 digits.
-    blocks = reading.group_pieces(ink.boxes)
-    assert counting.images <= ink.max_span * reading.MAX_PRIMITIVES * max(1, len(blocks))
+    blocks = reading.group_pieces(pieces.boxes)
+    assert len(found.images) <= pieces.max_span * reading.MAX_PRIMITIVES * max(1, len(blocks))
+    assert len(read_digits) <= reading.MAX_PRIMITIVES * max(1, len(blocks))
+
+
+@pytest.mark.parametrize("way", ["strokes", "pixels"])
+def test_more_separate_marks_than_a_number_holds_are_refused(way):
+    # 75 separate dashes, each big enough not to be a tap: more blocks than MAX_BLOCKS.
+    strokes = [[(x, 110), (x + 5, 170)] for x in range(10, 2990, 40)]
+    if way == "strokes":
+        pieces = StrokePieces(Drawing(strokes, (3000, 280), PEN))
+    else:
+        pieces = pixel_pieces(strokes, (3000, 280))
+    assert len(reading.group_pieces(pieces.boxes)) > reading.MAX_BLOCKS
+    with pytest.raises(reading.NumberTooLong, match=str(reading.MAX_BLOCKS)):
+        reading.candidates(pieces)
+    # At the limit the marks are still read as blocks.
+    fewer = StrokePieces(Drawing(strokes[: reading.MAX_BLOCKS], (3000, 280), PEN))
+    assert len(reading.candidates(fewer).blocks) == reading.MAX_BLOCKS

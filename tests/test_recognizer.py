@@ -12,10 +12,12 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from digitlib import preprocess
+from digitlib.drawing import Drawing, DrawingError
+from digitlib.examples import template_strokes
 from digitlib.model_files import SHIPPED_MODEL
 from digitlib.pen_digits import load_pen_digits
 from digitlib.recognizer import CONFIDENCE_THRESHOLD, DigitPrediction, ModelFileError, NumberPrediction, Recognizer
-from digitlib.render import LOOKS, coverage_to_look, render_strokes, template_strokes
+from digitlib.render import LOOKS, coverage_to_look, render_strokes
 
 PEN = 14
 
@@ -62,7 +64,9 @@ def test_prediction_fields_agree(recognizer):
     assert prediction.probabilities.sum() == pytest.approx(1.0, abs=1e-3)
     assert prediction.digit == int(np.argmax(prediction.probabilities))
     assert prediction.confidence == pytest.approx(float(prediction.probabilities[prediction.digit]))
-    assert prediction.is_confident == (prediction.confidence >= CONFIDENCE_THRESHOLD)
+    # Sure from the recogniser's own threshold (the card's calibration), not the fallback constant.
+    assert prediction.threshold == recognizer.threshold
+    assert prediction.is_confident == (prediction.confidence >= prediction.threshold)
     assert prediction.runner_up != prediction.digit
     np.testing.assert_array_equal(prediction.mnist_image, preprocess.to_mnist(image))
     left, top, right, bottom = prediction.box
@@ -90,7 +94,8 @@ def test_an_unclear_drawing_is_flagged_not_sure(recognizer, overlaid):
     scribble = [stroke for digit in overlaid for stroke in template_strokes(digit)]
     prediction = recognizer.predict_strokes(scribble, 280, PEN)
     assert not prediction.is_confident
-    assert (prediction.digit is None) == (preprocess.sharp_turns(scribble) > preprocess.MAX_SHARP_TURNS)
+    turns = preprocess.sharp_turns([np.asarray(stroke, dtype=float) for stroke in scribble])
+    assert (prediction.digit is None) == (turns > preprocess.MAX_SHARP_TURNS)
 
 
 @pytest.mark.parametrize("text", ["2025", "1457", "380", "96"])
@@ -146,6 +151,64 @@ def test_accidental_taps_are_ignored(recognizer):
     assert recognizer.predict_number_strokes([[(140.0, 140.0)]], 280, PEN).text == ""
 
 
+def test_a_drawing_reads_like_its_strokes_canvas_and_pen(recognizer):
+    strokes = template_strokes(4, 60, 40, 200)
+    drawing = Drawing(strokes, 280, PEN)
+    from_drawing, from_parts = recognizer.predict_strokes(drawing), recognizer.predict_strokes(strokes, 280, PEN)
+    assert from_drawing.digit == from_parts.digit == 4
+    np.testing.assert_allclose(from_drawing.probabilities, from_parts.probabilities, atol=1e-6)
+    np.testing.assert_array_equal(from_drawing.mnist_image, preprocess.strokes_to_mnist(drawing))
+    assert from_drawing.threshold == recognizer.stroke_threshold  # read from strokes: the strokes' threshold
+    text_strokes, size = number("380")
+    assert recognizer.predict_number_strokes(Drawing(text_strokes, size, PEN)).text == "380"
+    # A drawing carries its canvas and pen; bare strokes need theirs.
+    with pytest.raises(DrawingError, match="own canvas"):
+        recognizer.predict_strokes(drawing, 280, PEN)
+    with pytest.raises(DrawingError, match="canvas"):
+        recognizer.predict_number_strokes(strokes)
+
+
+def test_what_lies_off_the_canvas_is_not_read(recognizer):
+    strokes, (width, height) = number("17")
+    one_right = max(x for x, _ in strokes[0]) + PEN
+    # The same strokes on a canvas that ends after the 1: the 7 lies off it (`Drawing.on_canvas`).
+    narrow = Drawing(strokes, (int(one_right + 5), height), PEN)
+    assert len(narrow.on_canvas.strokes) == 1
+    assert recognizer.predict_number_strokes(narrow).text == "1"
+    assert recognizer.predict_strokes(narrow).digit == 1
+    assert recognizer.predict_number_strokes(strokes, (width, height), PEN).text == "17"
+
+
+def test_readout_reads_a_batch_with_the_calibrated_probabilities(recognizer, mnist):
+    (_, _), (x_test, y_test) = mnist
+    images = x_test[:32] / np.float32(255.0)
+    out = recognizer.readout(images)
+    assert out.probabilities.shape == (32, 10) and out.features.shape[0] == 32 and out.features.shape[1] > 0
+    np.testing.assert_allclose(out.probabilities, recognizer.predict_mnist(images), atol=1e-5)
+    np.testing.assert_allclose(out.probabilities.sum(axis=1), 1.0, atol=1e-3)
+    assert (out.probabilities.argmax(axis=1) == y_test[:32]).sum() >= 30
+    # No strokes for a digit: the CNN alone reads it.
+    np.testing.assert_allclose(recognizer.readout(images, [None] * 32).probabilities, out.probabilities, atol=1e-6)
+    # The same digit drawn twice gives the same features; another digit other features.
+    twice = recognizer.readout(np.stack([images[0], images[0], images[1]])).features
+    np.testing.assert_allclose(twice[0], twice[1], atol=1e-5)
+    assert not np.allclose(twice[0], twice[2], atol=1e-3)
+    empty = recognizer.readout(np.zeros((0, 28, 28), np.float32))
+    assert empty.probabilities.shape == (0, 10)
+
+
+def test_an_uncalibrated_recognizer_falls_back_to_the_default_threshold(recognizer, shipped):
+    plain = Recognizer(shipped)
+    assert plain.threshold == plain.stroke_threshold == CONFIDENCE_THRESHOLD
+    assert plain.temperature == 1.0 and plain.sequence is None
+    image = render_strokes(template_strokes(6), 280, PEN)
+    prediction = plain.predict_image(image)
+    assert prediction.digit == 6 and prediction.threshold == CONFIDENCE_THRESHOLD
+    np.testing.assert_allclose(
+        prediction.probabilities, recognizer.raw_probabilities(prediction.mnist_image[None])[0], atol=1e-6
+    )
+
+
 def test_model_call_is_traced_once_for_any_batch_size(recognizer):
     traces = recognizer._call.experimental_get_tracing_count()
     for size in (1, 3, 17):
@@ -172,9 +235,9 @@ def test_bad_images_raise_value_error(recognizer, image):
 def test_bad_strokes_or_pen_raise_value_error(recognizer):
     with pytest.raises(ValueError):
         recognizer.predict_strokes([[(1.0, float("inf"))]], 280, PEN)
-    with pytest.raises(ValueError, match="pen_width"):
+    with pytest.raises(ValueError, match="pen must be"):
         recognizer.predict_strokes(template_strokes(1), 280, -3)
-    with pytest.raises(ValueError, match="canvas_size"):
+    with pytest.raises(ValueError, match="canvas"):
         recognizer.predict_number_strokes(template_strokes(1), (0, 0), PEN)
 
 

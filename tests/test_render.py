@@ -5,17 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitlib.render import (
-    LOOKS,
-    canvas_shape,
-    coverage_to_look,
-    fit_strokes,
-    render_coverage,
-    render_strokes,
-    template_strokes,
-)
+from digitlib.drawing import CANVAS_SIDES, PEN_WIDTHS, Drawing, DrawingError, canvas_size, pen_width
+from digitlib.examples import fit_strokes, template_strokes
+from digitlib.render import LOOKS, coverage_to_look, render_coverage, render_drawing, render_strokes
 
 HORIZONTAL = [[(60.0, 100.0), (200.0, 100.0)]]
+
+
+def render_coverage_of(strokes, canvas, pen):
+    drawing = Drawing(strokes, canvas, pen)
+    return render_coverage(drawing.strokes, drawing.canvas, drawing.pen)
 
 
 def test_each_look_has_its_channels_and_background():
@@ -35,7 +34,7 @@ def test_each_look_has_its_channels_and_background():
 
 def test_pen_width_round_caps_and_anti_aliasing():
     pen = 14
-    coverage = render_coverage(HORIZONTAL, 280, pen)
+    coverage = render_coverage_of(HORIZONTAL, 280, pen)
     # Across the line, the ink adds up to the pen's width.
     assert coverage[:, 130].sum() == pytest.approx(pen, abs=0.6)
     # Round caps: the ink reaches half a pen width beyond each end point, and no further.
@@ -48,13 +47,13 @@ def test_pen_width_round_caps_and_anti_aliasing():
 
 
 def test_dot_is_a_disc_of_the_pen_diameter():
-    coverage = render_coverage([[(50.0, 50.0)]], 100, 20)
+    coverage = render_coverage_of([[(50.0, 50.0)]], 100, 20)
     assert coverage.sum() == pytest.approx(np.pi * 10**2, rel=0.05)
 
 
 def test_canvas_size_is_width_then_height():
-    assert canvas_shape((300, 200)) == (200, 300)
-    assert canvas_shape(28) == (28, 28)
+    assert canvas_size((300, 200)) == (300, 200)
+    assert canvas_size(28) == (28, 28)
     image = render_strokes([[(250.0, 20.0), (290.0, 20.0)]], (300, 200), 6)
     assert image.shape == (200, 300, 3)
     assert image[20, 270].tolist() == [0, 0, 0]
@@ -83,10 +82,31 @@ def test_bad_arguments_raise_value_error(strokes, pen, look):
 
 
 def test_bad_canvas_size_raises_value_error():
-    with pytest.raises(ValueError, match="canvas_size"):
-        render_strokes(HORIZONTAL, (0, 100), 10)
-    with pytest.raises(ValueError, match="canvas_size"):
-        render_strokes(HORIZONTAL, "big", 10)
+    low, high = CANVAS_SIDES
+    for canvas in ((0, 100), "big", low - 1, (100, high + 1), (100.5, 100), True):
+        with pytest.raises(ValueError, match="canvas"):
+            render_strokes(HORIZONTAL, canvas, 10)
+    assert render_strokes([], (low, high), 1).shape == (high, low, 3)
+
+
+def test_pen_width_follows_one_rule():
+    """`drawing.PEN_WIDTHS` bounds the pen wherever strokes are drawn (old render.check_pen_width)."""
+    low, high = PEN_WIDTHS
+    assert pen_width(low) == low and pen_width(high) == high and pen_width(np.int64(12)) == 12.0
+    for pen in (0, low / 2, -3, high * 2, float("inf"), float("nan"), True, "12", None):
+        with pytest.raises(DrawingError, match="pen"):
+            pen_width(pen)
+        with pytest.raises(ValueError, match="pen"):
+            render_strokes(HORIZONTAL, 280, pen)
+    # The finest pen still draws a mark, and the widest covers the whole canvas.
+    assert (render_strokes(HORIZONTAL, 280, low)[100, 130] < 255).any()
+    assert (render_strokes(HORIZONTAL, 280, high) == 0).all()
+
+
+def test_render_drawing_is_render_strokes_of_its_parts():
+    drawing = Drawing(HORIZONTAL, (300, 200), 9)
+    for look in LOOKS:
+        np.testing.assert_array_equal(render_drawing(drawing, look), render_strokes(HORIZONTAL, (300, 200), 9, look))
 
 
 def test_empty_drawing_is_a_blank_canvas():

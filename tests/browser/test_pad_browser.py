@@ -40,8 +40,8 @@ if not CHROMIUM.exists():
 
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright  # noqa: E402
 
-from digitlib.personal import PersonalDrawings  # noqa: E402
-from digitlib.render import example_strokes  # noqa: E402
+from digitlib.drawings_store import PersonalDrawings  # noqa: E402
+from digitlib.examples import example_strokes  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -71,7 +71,7 @@ def _test_notebook(drawings_file: Path) -> nbformat.NotebookNode:
     """The notebook the browser runs: a digit pad and a number pad, both saving corrections to ``drawings_file``."""
     cells = [
         "from digitlib.pad import DrawingPad\n"
-        "from digitlib.personal import PersonalDrawings\n"
+        "from digitlib.drawings_store import PersonalDrawings\n"
         "from digitlib.recognizer import Recognizer\n"
         "\n"
         "rec = Recognizer.load()\n"
@@ -474,8 +474,8 @@ def test_correcting_a_label_saves_the_drawing_with_that_label(page: Page, server
 
     saved = _drawings(server)
     assert len(saved) == before + 1
-    drawing = saved[-1]
-    assert drawing.label == 7 and drawing.canvas_size == (280, 280) and drawing.pen_width == 20.0
+    drawing = saved[-1].drawing
+    assert saved[-1].label == 7 and drawing.canvas == (280, 280) and drawing.pen == 20.0
     # The strokes are those drawn: the mouse's path from each stroke's first point to its last.
     assert len(drawing.strokes) == len(strokes)
     for got, drawn in zip(drawing.strokes, strokes, strict=True):
