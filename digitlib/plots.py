@@ -415,10 +415,7 @@ def plot_reliability(diagrams: Mapping[str, Reliability], title: str | None = No
         ax.bar_label(bars, labels=[f"{n:,}" for n in diagram.counts[used]], fontsize=7, rotation=90, padding=2)
         ax.plot([0, 1], [0, 1], "--", color="gray", lw=1, label="calibrated")
         ax.plot(diagram.confidence[used], diagram.accuracy[used], "o", color="tab:red", ms=3, label="mean confidence")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.12)
-        ax.set_xlabel("top probability")
-        ax.set_ylabel("share right")
+        ax.set(xlim=(0, 1), ylim=(0, 1.12), xlabel="top probability", ylabel="share right")
         ax.set_title(f"{name}: ECE {diagram.expected_calibration_error:.2%}", fontsize=10)
         ax.legend(loc="lower right", fontsize=7)
     if title:
@@ -439,16 +436,10 @@ def plot_threshold_tradeoff(
     if chosen is not None:
         unsure, sure_wrong = sure_rates(probabilities, labels, chosen)
         ax.axvline(chosen, color="gray", ls="--", lw=1)
-        ax.annotate(
-            f"{chosen:.3g}: {unsure:.1%} not sure, {sure_wrong:.2%} sure but wrong",
-            (chosen, max(unsure, sure_wrong)),
-            xytext=(-10, 20),
-            textcoords="offset points",
-            ha="right",
-            fontsize=8,
-        )
-    ax.set_yscale("log")
-    ax.set_xlabel('threshold (top probability below it: "not sure")')
+        label = f"{chosen:.3g}: {unsure:.1%} not sure, {sure_wrong:.2%} sure but wrong"
+        where = (chosen, max(unsure, sure_wrong))
+        ax.annotate(label, where, xytext=(-10, 20), textcoords="offset points", ha="right", fontsize=8)
+    ax.set(yscale="log", xlabel='threshold (top probability below it: "not sure")')
     ax.set_ylabel("share of all digits (log scale)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
