@@ -187,10 +187,12 @@ def not_sure_at(p: np.ndarray, labels: np.ndarray, sure_wrong: float) -> float:
     return 1.0 - sure / len(labels)
 
 
-def kfold_figures(readings: TuneReadings, rec: Recognizer, folds: int = FOLDS) -> dict[str, dict[str, float]]:
+def kfold_figures(
+    readings: TuneReadings, rec: Recognizer, folds: int = FOLDS, held: dict | None = None
+) -> dict[str, dict[str, float]]:
     """Accuracy, NLL, not-sure and sure-wrong of each reader on held-out writers (writer k-fold), overall and
     per input variant: ``{reader: {...}, "reader|variant": {...}}``."""
-    held = _held_out(readings, rec, folds)
+    held = held or _held_out(readings, rec, folds)
     figures = {}
     for name, (p, thresholds) in held.items():
         for variant in (None, "tablet", "mouse"):
@@ -216,8 +218,11 @@ def fit_fusion(rec: Recognizer, reader: SequenceReader, cnn_sha256: str, folds: 
     readings = tune_readings(rec, reader)
     a, b = fit_weights(readings.cnn, readings.seq, readings.labels)
     fused = product_of_experts(readings.cnn, readings.seq, a, b)
-    threshold = calibration.choose_threshold(fused, readings.labels)
-    figures = kfold_figures(readings, rec, folds)
+    held = _held_out(readings, rec, folds)
+    # The threshold is chosen on readings fused without their own writers: one chosen on the fit's own readings let
+    # twice the target through as sure but wrong on writers it had not seen.
+    threshold = calibration.choose_threshold(held["fused"][0], readings.labels)
+    figures = kfold_figures(readings, rec, folds, held)
     figures["fitted"] = {k: round(v, 5) for k, v in _scores(fused, readings.labels, threshold).items()}
     described = (
         f"{len(np.unique(readings.writers))} tune writers, {len(readings.labels)} readings (2 pad-way draws, "
