@@ -202,8 +202,8 @@ class Recognizer:
 
         ``sequence`` is the sequence model to read strokes with too: True (the shipped one, when present), False
         (none: the CNN reads alone), or a path. Its fusion is used only with the CNN it was fitted for (the CNN
-        file's SHA-256 in the sequence card); with another CNN a `FusionMismatchWarning` says so and the CNN
-        reads alone.
+        file's SHA-256 in the sequence card), or with a personal model fine-tuned from it (`digitlib.personal`);
+        with another CNN a `FusionMismatchWarning` says so and the CNN reads alone.
 
         Raises:
             ModelFileError: when the file is missing, truncated or not a compatible model, or
@@ -226,7 +226,11 @@ class Recognizer:
             raise ModelFileError(
                 f"the model card beside {path} has an invalid calibration ({err}); train or save the model again."
             ) from None
-        reader = _sequence_for(card.get("model_sha256") or file_sha256(path), sequence)
+        fitted_for = {card.get("model_sha256") or file_sha256(path)}
+        personalised = card.get("personalised")
+        if isinstance(personalised, dict) and personalised.get("base_sha256"):  # a fine-tune keeps its base's fusion
+            fitted_for.add(personalised["base_sha256"])
+        reader = _sequence_for(fitted_for, sequence)
         return cls(model, name=str(path), calibration=calibration, card=card, sequence=reader)
 
     @property
@@ -380,13 +384,14 @@ class Recognizer:
         return self._read(StrokePieces(as_drawing(drawing, canvas_size, pen_width)))
 
 
-def _sequence_for(cnn_sha256: str, sequence: str | os.PathLike | bool) -> SequenceReader | None:
-    """The sequence reader to read strokes with beside the CNN whose file has ``cnn_sha256``, or None (with a
-    `FusionMismatchWarning` when there is one but its fusion was fitted for another CNN, or not at all)."""
+def _sequence_for(cnn_sha256: set[str], sequence: str | os.PathLike | bool) -> SequenceReader | None:
+    """The sequence reader to read strokes with beside a CNN whose fusion may be one fitted for a file with one of
+    ``cnn_sha256`` (its own, or its base's for a personal model), or None (with a `FusionMismatchWarning` when
+    there is one but its fusion was fitted for another CNN, or not at all)."""
     if sequence is False or (sequence is True and not SHIPPED_SEQUENCE_MODEL.is_file()):
         return None
     reader = SequenceReader.load(None if sequence is True else sequence)
-    if reader.fusion is None or reader.fusion.cnn_sha256 != cnn_sha256:
+    if reader.fusion is None or reader.fusion.cnn_sha256 not in cnn_sha256:
         why = "has no fusion" if reader.fusion is None else "was fitted with another CNN"
         warnings.warn(
             f"the sequence reader {reader.name} {why}: reading with the CNN alone (refit with python -m "
