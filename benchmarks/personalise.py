@@ -21,6 +21,7 @@ process (or loads from the data folder) is made before the clock starts; its tim
     python benchmarks/personalise.py --baseline --json personalise.json
     python benchmarks/personalise.py PATH --min-digits 40     # the writers of another pen-digit file
     python benchmarks/personalise.py --set epochs=6 --set renders=30   # try other FineTuning settings
+    python benchmarks/personalise.py --stream                 # a user teaching the pad (benchmarks/stream.py)
 """
 
 from __future__ import annotations
@@ -205,6 +206,11 @@ def print_row(row: dict, baseline: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--stream" in argv:  # a user teaching the pad, read through the memory: benchmarks/stream.py
+        import stream
+
+        return stream.main([a for a in argv if a != "--stream"])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("path", nargs="?", type=Path, help="a pen-digit file (default: the shipped report writers)")
     parser.add_argument("--group", choices=["tune", "report"], default="report", help="which shipped writers")

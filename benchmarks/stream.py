@@ -4,7 +4,8 @@ Each writer (by default the shipped report writers; ``--group tune --seen`` is w
 chosen) draws all their digits in a shuffled order, each drawn the pad's way (`drawn_digits.draw_digit`: a random
 size, place and pen on the 280-px pad). Each drawing is read, then saved with its true label, as "right" or a digit
 button saves it; the memory (`digitlib.memory.remember`) uses it from the next reading on. A reading needs a
-correction when it is wrong or "not sure". Also timed: a reading and an add, with no drawings remembered and with
+correction when it is wrong or "not sure". A second memory is given only the drawings it needed a correction on (a
+user who saves only corrections). Also timed: a reading and an add, with no drawings remembered and with
 10,000 (the train writers' digits drawn again), against the base recogniser's reading.
 
     python benchmarks/personalise.py --stream                 # the report writers: the README's figures
@@ -39,17 +40,20 @@ def stream(rec: Recognizer, samples: list, seed: int) -> dict:
     """One writer teaching the pad (see the module docstring): per drawing, whether the base and the memory needed
     a correction, and whether each was sure but wrong."""
     rng = np.random.default_rng(seed)
-    mine = remember(rec, [])
-    rows = {"base": [], "memory": [], "base_sure_wrong": [], "memory_sure_wrong": []}
+    readers = {"base": rec, "memory": remember(rec, []), "corrections": remember(rec, [])}
+    rows = {key: [] for name in readers for key in (name, f"{name}_sure_wrong")}
     for index in rng.permutation(len(samples)):
         sample = samples[index]
         strokes, pen = draw_digit(sample, rng)
         drawing = Drawing(strokes, CANVAS, pen)
-        for name, reader in (("base", rec), ("memory", mine)):
+        for name, reader in readers.items():
             read = reader.predict_strokes(drawing)
             rows[name].append(read.digit != sample.label or not read.is_confident)
             rows[f"{name}_sure_wrong"].append(read.digit != sample.label and read.is_confident)
-        mine.remember([SavedDrawing(drawing, sample.label, "")])
+        saved = [SavedDrawing(drawing, sample.label, "")]
+        readers["memory"].remember(saved)  # every drawing saved, as "right" or a digit button saves it
+        if rows["corrections"][-1]:  # only the drawings it had to be corrected on
+            readers["corrections"].remember(saved)
     return rows
 
 
@@ -97,12 +101,17 @@ def run(rec: Recognizer, samples: list, seed: int, limit: int | None, seen: bool
         for key, flags in rows.items():
             values.setdefault(key, []).extend(flags)
         writers += [name] * len(rows["base"])
-        print(f"  {name}: {sum(rows['base'])} -> {sum(rows['memory'])} corrections of {len(rows['base'])}")
-    for key in ("base", "memory", "base_sure_wrong", "memory_sure_wrong"):
+        print(
+            f"  {name}: {sum(rows['base'])} -> {sum(rows['memory'])} (all saved), {sum(rows['corrections'])} "
+            f"(corrections saved) corrections of {len(rows['base'])}"
+        )
+    for key in values:
         what = "needed a correction" if "sure" not in key else "sure but wrong"
-        print(f"{key.split('_')[0]:>7} {what:>20}: {writer_interval(np.array(values[key]), writers)}")
-    base, ours = sum(values["base"]), sum(values["memory"])
-    print(f"corrections: {base} -> {ours} ({(ours - base) / max(base, 1):+.0%})")
+        print(f"{key.split('_')[0]:>12} {what:>20}: {writer_interval(np.array(values[key]), writers)}")
+    base = sum(values["base"])
+    for name, saving in (("memory", "every drawing saved"), ("corrections", "only corrections saved")):
+        ours = sum(values[name])
+        print(f"corrections, {saving}: {base} -> {ours} ({(ours - base) / max(base, 1):+.0%})")
     if times:
         for name, value in timing(rec, seed).items():
             print(f"{name:>36}: {value:.2f}" + ("" if name.endswith("(s)") else " ms"))
