@@ -1,6 +1,6 @@
 """The code the notebooks show is the code digitlib runs.
 
-Notebooks 03, 04, 06, 07 and 08 write out, in cells tagged ``same-as-package``, what `digitlib` also defines for
+Notebooks 03, 04, 06, 07, 08 and 09 write out, in cells tagged ``same-as-package``, what `digitlib` also defines for
 the drawing pad and the command line: the three model architectures, the one-cycle schedule and ``compile``, the
 saliency gradient and SmoothGrad, the tutorials' canvas resize, temperature scaling and its fit. These tests run
 those cells and check that they build and compute the same as the package, so the two cannot drift apart.
@@ -214,3 +214,44 @@ def test_notebook_08_temperature_scaling_is_calibration_apply_and_fit_temperatur
         assert ours == pytest.approx(package, rel=1e-4), name
     for factor, (name, probabilities, labels) in zip((0.3, 0.8, 2.5), sets[1:], strict=True):
         assert fit(probabilities, labels) == pytest.approx(factor, rel=0.1), name  # T undoes the factor
+
+
+def test_notebook_09_builds_the_sequence_reader_as_pen_sequence_does():
+    from digitlib.pen_sequence import CHANNELS, POINTS, build_sequence_model
+
+    namespace = {"keras": keras, "layers": keras.layers, "POINTS": POINTS, "CHANNELS": CHANNELS}
+    cells = tagged_source("09_follow_the_pen.ipynb").split("\n\nfusion = ")[0]  # the model cells, not the fusion
+    exec(compile(cells, "09_follow_the_pen.ipynb [same-as-package]", "exec"), namespace)
+    for knobs in ({}, {"width": 16, "heads": 2, "dropout": 0.1}):
+        ours, package = namespace["build_sequence_model"](**knobs), build_sequence_model(**knobs)
+        assert structure(ours) == structure(package)
+        assert ours.count_params() == package.count_params()
+
+
+def test_notebook_09_fuses_as_the_recogniser_does(recognizer):
+    from digitlib.drawing import Drawing
+    from digitlib.pen_digits import load_pen_digits
+
+    rng = np.random.default_rng(3)
+    drawings = [Drawing(*_placed(s.strokes, rng)).on_canvas for s in load_pen_digits("tune")[:40]]
+    drawings = [d for d in drawings if preprocess.strokes_to_mnist(d) is not None]
+    images = np.stack([preprocess.strokes_to_mnist(d) for d in drawings])
+    strokes = [d.strokes for d in drawings]
+    namespace = {
+        "np": np,
+        "rec": recognizer,
+        "cnn_raw": recognizer.raw_probabilities(images),
+        "seq_raw": recognizer.sequence.raw_probabilities(strokes),
+        "fused": recognizer.readout(images, strokes).probabilities,
+        "print": lambda *args: None,
+    }
+    fusion_cell = "fusion = " + tagged_source("09_follow_the_pen.ipynb").split("\n\nfusion = ")[1]
+    exec(compile(fusion_cell, "09_follow_the_pen.ipynb [fusion]", "exec"), namespace)  # asserts the two agree
+    np.testing.assert_allclose(namespace["ours"], namespace["fused"], atol=1e-5)
+
+
+def _placed(strokes, rng):
+    from digitlib.pen_augment import place_on_canvas
+
+    placed, pen = place_on_canvas(strokes, rng)
+    return placed, 280, pen
