@@ -367,12 +367,15 @@ def _final_answer(pad: Locator) -> Locator:
     return answer
 
 
-def _draw_and_read(page: Page, pad: Locator, text: str, canvas_size: int | tuple[int, int] = 280) -> None:
+def _draw_and_read(
+    page: Page, pad: Locator, text: str, canvas_size: int | tuple[int, int] = 280, read_as: str | None = None
+) -> None:
+    """Draw ``text`` and wait for the pad to read it, surely, as ``read_as`` (default: what was drawn)."""
     _clear(pad)
     _draw(page, pad.locator(".digitlib-pad-canvas"), example_strokes(text, canvas_size))
     answer = _final_answer(pad)
     expect(answer).to_have_attribute("data-state", "confident", timeout=ANSWER_SECONDS * 1000)
-    expect(answer).to_have_text(text)
+    expect(answer).to_have_text(read_as or text)
 
 
 def _save_screenshot(target: Path, take) -> None:
@@ -480,6 +483,10 @@ def test_correcting_a_label_saves_the_drawing_with_that_label(page: Page, server
     assert len(drawing.strokes) == len(strokes)
     for got, drawn in zip(drawing.strokes, strokes, strict=True):
         np.testing.assert_allclose(got[[0, -1]], np.array(drawn)[[0, -1]], atol=2.0)
+
+    # The pad learnt from the correction at once: the same 1, drawn again, is read as the 7 it was saved as.
+    _draw_and_read(page, pad, "1", read_as="7")
+    expect(pad.locator(".digitlib-pad-learnt")).to_have_text(re.compile(r"^learnt: \d+ drawings? of yours$"))
 
     # The next drawing is read right: a picture of the correction row for the README, then "right" saves it.
     _draw_and_read(page, pad, "3")
