@@ -6,11 +6,11 @@
 
 Each labelled drawing is kept as what the model saw of it (`Recognizer.readout`'s features, projected to
 `DIMENSIONS` numbers and normalised). A new reading looks up its `NEIGHBOURS` nearest drawings of yours by cosine
-similarity; each adds evidence ``e`` for its label that falls off fast with its distance
-(``exp(-(1 - s) / WIDTH)``), and each digit's probability is multiplied by ``1 + STRENGTH * e``; a near copy
-(``exp(-(1 - s) / COPY_WIDTH)``) also adds ``COPY_STRENGTH`` times its vote; then they are normalised. So a near
-copy of a drawing you corrected is read as you labelled it, even where the model was sure of another digit;
-neighbours that agree with the model make it surer; an unlike drawing finds no near neighbour, so its
+similarity; each adds evidence ``e`` for its label that falls off fast with its distance (``exp(-(1 - s) / WIDTH)``;
+nothing from drawings less alike than `UNLIKE`), and each digit's probability is multiplied by ``1 + STRENGTH * e``;
+a near copy (``exp(-(1 - s) / COPY_WIDTH)``) also adds ``COPY_STRENGTH`` times its vote; then they are normalised.
+So a near copy of a drawing you corrected is read as you labelled it, even where the model was sure of another
+digit; neighbours that agree with the model make it surer; an unlike drawing finds no near neighbour, so its
 probabilities, and its "not sure", stay the model's.
 Once you have `REFIT_FROM` drawings, a temperature is fitted on your own drawings, each read by the others
 (leave-one-out), so the blend's "not sure" is calibrated on your hand.
@@ -42,6 +42,9 @@ NEIGHBOURS = 5
 #: How fast a drawing's vote falls with its distance: a vote counts exp(-(1 - similarity) / WIDTH). Same-digit
 #: nearest neighbours of one writer are ~0.75 alike (median), other digits' ~0.33: a vote from those is ~1e-3.
 WIDTH = 0.1
+#: Drawings less alike than this cast no vote: five of them, all of one digit, would otherwise pull every reading
+#: a little towards it (enough to move a sure reading to "not sure").
+UNLIKE = 0.5
 #: How much a full vote multiplies its digit's probability by (1 + STRENGTH * vote).
 STRENGTH = 256.0
 #: A copy: similarity 0.98 gives a vote of ~0.5, 0.9 one of ~0.04; a full copy's vote outweighs a sure reading.
@@ -82,7 +85,8 @@ def _lookups(features: int):
         similarity = tf.matmul(queries, keys, transpose_b=True)
         similarity -= 4.0 * tf.one_hot(exclude, tf.shape(keys)[0])  # cosines are >= -1: 4 less puts it last
         nearest, index = tf.math.top_k(similarity, tf.minimum(NEIGHBOURS, tf.shape(keys)[0]))
-        weight = tf.stack([tf.exp((nearest - 1.0) / WIDTH), tf.exp((nearest - 1.0) / COPY_WIDTH)], axis=1)
+        vote = tf.nn.relu(tf.exp((nearest - 1.0) / WIDTH) - np.exp((UNLIKE - 1.0) / WIDTH))
+        weight = tf.stack([vote, tf.exp((nearest - 1.0) / COPY_WIDTH)], axis=1)
         labels = tf.one_hot(tf.gather(labels, index), NUM_CLASSES)  # (N, k, 10)
         return tf.einsum("nwk,nkc->nwc", weight, labels)  # (N, 2, 10): the votes, and the copies' votes
 
