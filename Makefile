@@ -1,6 +1,7 @@
 # digitlib: two commands do all the set-up on a fresh machine.
 #   make lab   create .venv, install the pinned requirements and digitlib, fetch MNIST, start JupyterLab
 #   make test  the same set-up, then ruff, the unit tests, the browser test and pytest --nbval on every notebook
+#   make fuzz  the generated-input tests with ten times their budget (before a release)
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.digitlib-installed
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: lab test setup data lint unit nbval browser-deps npm-deps clean
+.PHONY: lab test setup data lint unit nbval fuzz browser-deps npm-deps clean
 
 setup: $(STAMP) $(LAB_OVERRIDES) data
 
@@ -53,6 +54,11 @@ nbval: setup
 	$(BIN)/python -m pytest --nbval notebooks/
 
 test: lint unit nbval
+
+# Before a release: the generated-input tests (tests/test_reliability.py, tests/test_fuzz.py) with ten times the
+# budget make test gives them.
+fuzz: setup
+	DIGITLIB_FUZZ_SCALE=10 $(BIN)/python -m pytest -n auto tests/test_reliability.py tests/test_fuzz.py
 
 # The browser test drives Debian's Chromium (no browser download is possible offline).
 browser-deps:

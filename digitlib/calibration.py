@@ -14,6 +14,7 @@ allows. `threshold_table` shows the trade-off it makes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -132,6 +133,16 @@ def threshold_table(probabilities: np.ndarray, labels: np.ndarray, thresholds=(0
     return "\n".join(lines)
 
 
+def is_number(value: object) -> bool:
+    """Whether a value read from a card is a finite number (not a bool, a string or an int too big for a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 @dataclass(frozen=True)
 class Calibration:
     """What a model card keeps about a model's confidence: its temperature and its "not sure" threshold."""
@@ -158,7 +169,7 @@ class Calibration:
             raise ValueError(f"a calibration needs a temperature and a threshold, got {values!r:.80}")
         for name in ("temperature", "threshold"):
             value = values[name]
-            if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+            if not is_number(value):
                 raise ValueError(f"a calibration's {name} must be a number, got {value!r:.40}")
         known = {k: values[k] for k in cls.__dataclass_fields__ if k in values}
         calibration = cls(**known)

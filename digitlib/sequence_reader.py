@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from digitlib.calibration import is_number
 from digitlib.model_files import ModelFileError, asset, card_path, load_card
 from digitlib.pen_sequence import CHANNELS, POINTS, pen_sequences
 
@@ -57,7 +58,7 @@ class Fusion:
             raise ValueError(f"a fusion needs cnn_weight, seq_weight and threshold, got {values!r:.80}")
         for name in ("cnn_weight", "seq_weight", "threshold"):
             value = values[name]
-            if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value) or value < 0:
+            if not is_number(value) or value < 0:
                 raise ValueError(f"a fusion's {name} must be a number of at least 0, got {value!r:.40}")
         if values["cnn_weight"] + values["seq_weight"] <= 0 or values["threshold"] > 1:
             raise ValueError("a fusion's weights must not both be 0, and its threshold must be at most 1")

@@ -33,9 +33,14 @@ def drawn_coverage(strokes, canvas, pen: float):
 
 
 def budget(examples: int) -> settings:
-    """A fixed number of generated inputs, the same ones every run (derandomised), with no time limit per input."""
+    """A fixed number of generated inputs, the same ones every run (derandomised), with no time limit per input
+    (``make fuzz`` multiplies the number by ``DIGITLIB_FUZZ_SCALE``)."""
     return settings(
-        max_examples=examples, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None
+        max_examples=examples * int(os.environ.get("DIGITLIB_FUZZ_SCALE", "1")),
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        database=None,
     )
 
 
