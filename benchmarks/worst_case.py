@@ -10,6 +10,9 @@ written 5-digit number.
 
     python benchmarks/worst_case.py                 # 200 drawings, 3 rounds of refinement
     python benchmarks/worst_case.py --drawings 50 --rounds 1 --json worst.json
+
+First it reads the inputs that once hung (an 8000-px pen, strokes of up to a million points, 500 strokes of
+hatching) and prints each one's cost as a multiple of a plainly written 4-digit number's, read in the same run.
 """
 
 from __future__ import annotations
@@ -89,6 +92,49 @@ def mutate(drawing: Drawing, rng: np.random.Generator) -> Drawing:
     return Drawing(drawing.kind + "+", strokes, (width, height), pen)
 
 
+def known_cases() -> list[Drawing]:
+    """Inputs that once hung or blew up, each read in the same run as the plain 4-digit number."""
+    wave = [lambda n: np.stack([np.linspace(10, 690, n), 140 + 100 * np.sin(np.linspace(0, 60, n))], 1)]
+    t = np.linspace(0, 2 * np.pi, 1_000_000)
+    hatching = [np.array([[x, 10.0], [x + 40, 270.0]]) for x in np.linspace(10, 650, 500)]
+    return [
+        Drawing("7, 8000-px pen on 8000 px", [np.asarray(s) for s in example_strokes("7", 8000)], (8000, 8000), 8000.0),
+        *(Drawing(f"wave of {n:,} points", [wave[0](n)], (700, 280), 20.0) for n in (10_000, 100_000, 1_000_000)),
+        Drawing(
+            "circle of 1,000,000 points", [np.stack([140 + 90 * np.cos(t), 140 + 90 * np.sin(t)], 1)], (280, 280), 20.0
+        ),
+        Drawing("hatching, 500 strokes", hatching, (700, 280), 6.0),
+    ]
+
+
+def known_case_table(rec: Recognizer, counting: Counting) -> list[dict]:
+    """Each known case's cost as a multiple of the plain 4-digit number's, from strokes and from pixels."""
+    canvas = (560, 280)
+    plain = Drawing("plain 4-digit number", [np.asarray(s) for s in example_strokes("2025", canvas)], canvas, 20.0)
+    cost(rec, counting, plain)  # warm up
+    reference = cost(rec, counting, plain)
+    rows = []
+    print(
+        f"\nknown cases, as multiples of {plain.kind} ({reference['strokes_seconds'] * 1000:.0f} ms from strokes, "
+        f"{reference['pixels_seconds'] * 1000:.0f} ms from pixels):"
+    )
+    for case in known_cases():
+        found = cost(rec, counting, case)
+        row = {
+            "case": case.kind,
+            "strokes_ratio": found["strokes_seconds"] / reference["strokes_seconds"],
+            "pixels_ratio": found["pixels_seconds"] / reference["pixels_seconds"],
+            "strokes_text": found["strokes_text"],
+            "pixels_text": found["pixels_text"],
+        }
+        rows.append(row)
+        print(
+            f"  {case.kind:<28} strokes {row['strokes_ratio']:5.1f}x ({found['strokes_text'] or 'nothing'!r}) | "
+            f"pixels {row['pixels_ratio']:5.1f}x ({found['pixels_text'] or 'nothing'!r})"
+        )
+    return rows
+
+
 class Counting:
     """Wraps the recogniser's `Recognizer.readout` to count the candidates each reading sends to the model."""
 
@@ -107,12 +153,10 @@ def cost(rec: Recognizer, counting: Counting, drawing: Drawing) -> dict:
     result = {"kind": drawing.kind, "canvas": list(drawing.canvas), "pen": drawing.pen}
     result["points"] = int(sum(len(s) for s in drawing.strokes))
     result["strokes"] = len(drawing.strokes)
+    image = render_strokes(drawing.strokes, drawing.canvas, drawing.pen, supersample=1)  # drawn before the clock
     for name, read in (
         ("strokes", lambda: rec.predict_number_strokes(drawing.strokes, drawing.canvas, drawing.pen)),
-        (
-            "pixels",
-            lambda: rec.predict_number(render_strokes(drawing.strokes, drawing.canvas, drawing.pen, supersample=1)),
-        ),
+        ("pixels", lambda: rec.predict_number(image)),
     ):
         counting.images = 0
         start = time.perf_counter()
@@ -144,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{reference['pixels_inputs']} model inputs"
     )
 
+    known = known_case_table(rec, counting)
     tried = [(generate(rng), None) for _ in range(args.drawings)]
     results = []
     for drawing, _ in tried:
@@ -171,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nthe five with the most model inputs:")
     for _, r in by_inputs[:5]:
         print(row(r))
+    if not results:
+        return 0
     worst = by_time[0][1]
     reference_seconds = reference["strokes_seconds"] + reference["pixels_seconds"]
     worst_seconds = worst["strokes_seconds"] + worst["pixels_seconds"]
@@ -187,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             "worst_by_inputs": by_inputs[0][1],
             "worst_seconds_ratio": worst_seconds / reference_seconds,
             "drawings": len(results),
+            "known_cases": known,
         }
         write_atomic(args.json, (json.dumps(figures, indent=2) + "\n").encode())
     return 0

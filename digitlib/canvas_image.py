@@ -33,7 +33,8 @@ SPECK_WIDTHS = 1.25
 #: Ink whose strokes, laid end to end, would be longer than this many times its extent is a texture (noise,
 #: hatching, a scribbled-over area), not a digit: an 8, the longest digit, is about 4 times its height.
 MAX_INK_LENGTH = 25.0
-#: Separate marks one digit's ink may have (a 4 or a 5 drawn in three strokes, a crossed 7, an untidy pen).
+#: Separate marks one digit may have (a 4 or a 5 drawn in three strokes, a crossed 7, an untidy pen): pieces of its
+#: ink, or strokes of one candidate digit (the shipped pen digits have at most 3).
 MAX_PARTS = 12
 #: Enclosed holes one digit's ink may have: the train writers' digits drawn the pad's way have at most 11 (99% have
 #: 4 or fewer: an 8's two loops, and specks of paper where strokes cross); noise has tens to thousands.

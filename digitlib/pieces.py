@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from digitlib import preprocess
 from digitlib.boxes import Box
-from digitlib.canvas_image import INK_THRESHOLD, ink_box, stroke_width
+from digitlib.canvas_image import INK_THRESHOLD, MAX_PARTS, ink_box, stroke_width
 from digitlib.drawing import Drawing, is_dot
 from digitlib.render import render_coverage
 
@@ -78,6 +78,7 @@ class StrokePieces(Pieces):
         self.stroke_width = drawing.pen
         half = drawing.pen / 2
         self.boxes = [Box.of_points(s, half) for s in self.strokes]
+        self._x_ranges = [(float(s[:, 0].min()), float(s[:, 0].max())) for s in self.strokes]
 
     def profile(self, block: list[int], box: Box) -> tuple[np.ndarray, np.ndarray]:
         # Draw the block small and count the inked pixels of each column.
@@ -132,10 +133,16 @@ class StrokePieces(Pieces):
     def images(self, spans):
         images = []
         for parts in spans:
+            # Each stroke that reaches into a part leaves at least one piece in it: more than one digit's marks
+            # (hatching, a scribbled area) is no digit, and is not cut up to find that out.
+            reaching = sum(
+                self._x_ranges[i][0] < right and self._x_ranges[i][1] >= left for b, left, right in parts for i in b
+            )
             strokes = []
-            for block, left, right in parts:
-                for index in block:
-                    strokes.extend(self._cut(index, left, right))
+            if reaching <= MAX_PARTS:
+                for block, left, right in parts:
+                    for index in block:
+                        strokes.extend(self._cut(index, left, right))
             if not strokes:
                 images.append((None, None, None))
                 continue
