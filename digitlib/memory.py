@@ -118,6 +118,7 @@ class Remembering(Recognizer):
         self._lookups = None  # made at the first drawing: the projection's size is the model's feature count
         self._keys = np.zeros((0, DIMENSIONS), np.float32)
         self._labels = np.zeros(0, np.int32)
+        self._stored = None  # the keys and labels as tensors, made once after they change (10,000 keys are 10 MB)
         self._probabilities = np.zeros((0, NUM_CLASSES), np.float32)  # the base's reading of each, for the refit
         self._seen = 0  # drawings of the source encoded so far
         self._user_temperature = 1.0
@@ -156,6 +157,7 @@ class Remembering(Recognizer):
         source = (*self._fixed, *stored)
         if len(source) < self._seen:  # the file was replaced by a shorter one: start again
             self._keys, self._labels, self._seen, self._fitted_at = self._keys[:0], self._labels[:0], 0, 0
+            self._stored = None
             self._probabilities = self._probabilities[:0]
             self._user_temperature = 1.0
         new = source[self._seen :]
@@ -175,6 +177,7 @@ class Remembering(Recognizer):
             self._keys = np.concatenate([self._keys, self._encode(found.features)])
             self._probabilities = np.concatenate([self._probabilities, found.probabilities])
             self._labels = np.concatenate([self._labels, np.asarray(labels, np.int32)])
+            self._stored = None
         if len(self._labels) >= max(REFIT_FROM, 2 * self._fitted_at):
             self._refit()
 
@@ -190,7 +193,14 @@ class Remembering(Recognizer):
         copies' votes (a drawing whose index is ``exclude[i]`` does not vote for reading i)."""
         if exclude is None:
             exclude = np.full(len(keys), -1, np.int32)
-        return self._lookups[1](keys, self._keys, self._labels, exclude.astype(np.int32)).numpy()
+        return self._lookups[1](keys, *self._stored_tensors(), exclude.astype(np.int32)).numpy()
+
+    def _stored_tensors(self):
+        if self._stored is None:
+            from digitlib._tf import tf
+
+            self._stored = (tf.convert_to_tensor(self._keys), tf.convert_to_tensor(self._labels))
+        return self._stored
 
     def _blend(self, probabilities: np.ndarray, votes: np.ndarray, temperature: float) -> np.ndarray:
         blended = probabilities * (1 + STRENGTH * votes[:, 0]) + COPY_STRENGTH * votes[:, 1]
@@ -203,7 +213,7 @@ class Remembering(Recognizer):
         base = Recognizer.readout(self, images, strokes)
         if not len(self._labels) or not len(base.probabilities):
             return base
-        votes = self._lookups[2](base.features.astype(np.float32), self._keys, self._labels).numpy()
+        votes = self._lookups[2](base.features.astype(np.float32), *self._stored_tensors()).numpy()
         return Readout(self._blend(base.probabilities, votes, self._user_temperature), base.features)
 
     def _refit(self) -> None:
