@@ -122,14 +122,16 @@ def test_nearly_touching_digits_are_read_separately(recognizer):
 def test_a_digit_much_wider_than_tall_is_read_whole_in_a_number(recognizer):
     # The training writers' digits at least 1.3 times as wide as tall (mostly 0s, 2s and 5s), each written between
     # a 1 and a 7: its block gets five or six cuts, and the whole digit must still be a candidate (when a candidate
-    # could span only 4 pieces, 10 and 12 of the 88 were read in pieces, a 0 as "07").
+    # could span only 4 pieces, 10 and 12 of the 88 of the first pen-digit file were read in pieces, a 0 as "07").
+    # Every third of the 340 there are with both files, in file order.
     wide = []
     for sample in load_pen_digits("train"):
         points = np.concatenate(sample.strokes)
         low, high = points.min(axis=0), points.max(axis=0)
         if high[0] - low[0] >= 1.3 * (high[1] - low[1]):
             wide.append((sample, low, 120 / (high[1] - low[1])))
-    assert len(wide) >= 50
+    wide = wide[::3]
+    assert len(wide) >= 100
     right = {"pixels": 0, "strokes": 0}
     for sample, low, scale in wide:
         strokes = template_strokes(1, 20, 60, 120)
