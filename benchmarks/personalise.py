@@ -22,6 +22,7 @@ process (or loads from the data folder) is made before the clock starts; its tim
     python benchmarks/personalise.py PATH --min-digits 40     # the writers of another pen-digit file
     python benchmarks/personalise.py --set epochs=6 --set renders=30   # try other FineTuning settings
     python benchmarks/personalise.py --stream                 # a user teaching the pad (benchmarks/stream.py)
+    python benchmarks/personalise.py --bounded                # its time on 30, 300 and 10,000 drawings
 """
 
 from __future__ import annotations
@@ -205,8 +206,34 @@ def print_row(row: dict, baseline: bool) -> None:
     print(line, flush=True)
 
 
+def bounded_cost(seed: int = 0, sizes: tuple[int, ...] = (30, 300, 10_000)) -> dict[int, float]:
+    """Seconds `personalise` takes on 30, 300 and 10,000 saved drawings (the train writers' digits drawn the pad's
+    way): it learns from at most `personal.MAX_DRAWINGS`, so the time should stay flat."""
+    from digitlib.drawing import Drawing
+    from digitlib.drawings_store import SavedDrawing
+
+    rec = Recognizer.load()
+    pool = load_pen_digits("train")
+    rng = np.random.default_rng(seed)
+    saved = []
+    for index in rng.integers(0, len(pool), max(sizes)):
+        strokes, pen = place_on_canvas(pool[index].strokes, rng)
+        saved.append(SavedDrawing(Drawing(strokes, CANVAS, pen), pool[index].label, ""))
+    personalise(rec, saved[:30], seed=seed)  # warm up: the replay pool, the compiled steps
+    seconds = {}
+    for size in sizes:
+        start = time.perf_counter()
+        personalise(rec, saved[-size:], seed=seed)
+        seconds[size] = time.perf_counter() - start
+        print(f"personalise on {size:>6,} drawings: {seconds[size]:5.1f} s ({seconds[size] / seconds[sizes[0]]:.2f}x)")
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "--bounded" in argv:  # does the time stay flat as the drawings grow?
+        bounded_cost()
+        return 0
     if "--stream" in argv:  # a user teaching the pad, read through the memory: benchmarks/stream.py
         import stream
 
