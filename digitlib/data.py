@@ -88,40 +88,37 @@ def _where(folder: Path) -> str:
     return str(folder)
 
 
-def check_data_folder(folder: Path | None = None) -> Path:
+def check_data_folder(folder: Path | None = None, what: str = "the data folder", fix: str | None = None) -> Path:
     """Make sure ``folder`` (the data folder by default) exists and can be written; return it.
 
     Raises `DataFolderError` with what to do when it is a file (or a device), when it or a parent cannot be
-    created, or when it is read-only. Called before any download, so nothing is fetched in vain.
+    created, or when it is read-only. Called before any download, so nothing is fetched in vain. ``what`` names
+    the folder in the message and ``fix`` says what to do, for a folder that is not the data folder.
     """
     folder = data_dir() if folder is None else Path(folder)
     where = _where(folder)
-    fix = "point DIGITLIB_DATA_DIR at a folder you can write to (or unset it to use ~/.cache/digitlib)"
+    fix = fix or "point DIGITLIB_DATA_DIR at a folder you can write to (or unset it to use ~/.cache/digitlib)"
     if folder.exists() and not folder.is_dir():
-        raise DataFolderError(f"the data folder {where} is not a folder (it is a file or a device): {fix}.")
+        raise DataFolderError(f"{what} {where} is not a folder (it is a file or a device): {fix}.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise DataFolderError(
-            f"the data folder {where} cannot be created: part of its path is a file; {fix}."
-        ) from None
+        raise DataFolderError(f"{what} {where} cannot be created: part of its path is a file; {fix}.") from None
     except NotADirectoryError:
-        raise DataFolderError(
-            f"the data folder {where} cannot be created: part of its path is a file; {fix}."
-        ) from None
+        raise DataFolderError(f"{what} {where} cannot be created: part of its path is a file; {fix}.") from None
     except PermissionError:
-        raise DataFolderError(f"the data folder {where} cannot be created: permission denied; {fix}.") from None
+        raise DataFolderError(f"{what} {where} cannot be created: permission denied; {fix}.") from None
     except OSError as err:
-        raise DataFolderError(f"the data folder {where} cannot be created ({err.strerror}); {fix}.") from None
+        raise DataFolderError(f"{what} {where} cannot be created ({err.strerror}); {fix}.") from None
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check."):
             pass
     except PermissionError:
-        raise DataFolderError(f"the data folder {where} is read-only: {fix}.") from None
+        raise DataFolderError(f"{what} {where} is read-only: {fix}.") from None
     except OSError as err:
         if err.errno in (errno.EROFS, errno.EACCES):
-            raise DataFolderError(f"the data folder {where} is read-only: {fix}.") from None
-        raise DataFolderError(f"the data folder {where} cannot be written ({err.strerror}); {fix}.") from None
+            raise DataFolderError(f"{what} {where} is read-only: {fix}.") from None
+        raise DataFolderError(f"{what} {where} cannot be written ({err.strerror}); {fix}.") from None
     return folder
 
 

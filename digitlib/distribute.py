@@ -76,7 +76,11 @@ def check_tf_config(text: str | None) -> dict[str, Any]:
     workers = cluster.get("worker") if isinstance(cluster, dict) else None
     if not isinstance(workers, list) or not workers or not all(isinstance(w, str) for w in workers):
         raise ValueError(f"TF_CONFIG must list the workers' host:port addresses under cluster.worker, e.g. {example}")
-    if not isinstance(task, dict) or task.get("type") not in cluster or not isinstance(task.get("index"), int):
+    for job, addresses in cluster.items():  # a chief or a parameter server is a list of addresses too
+        if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
+            raise ValueError(f"TF_CONFIG's cluster.{job} must be a list of host:port addresses, e.g. {example}")
+    kind, index = (task.get("type"), task.get("index")) if isinstance(task, dict) else (None, None)
+    if not isinstance(kind, str) or kind not in cluster or isinstance(index, bool) or not isinstance(index, int):
         raise ValueError(f"TF_CONFIG must name this process's task (type and index), e.g. {example}")
     if not 0 <= task["index"] < len(cluster[task["type"]]):
         raise ValueError(f"TF_CONFIG's task index {task['index']} is not among its {len(cluster[task['type']])} tasks")

@@ -74,7 +74,7 @@ def check_model_path(path: str | os.PathLike) -> Path:
     if path.is_dir():
         raise ValueError(f"{path} is a folder; name the model file to write, e.g. {path / 'digitlib_cnn.keras'}")
     try:
-        data.check_data_folder(path.parent)
+        data.check_data_folder(path.parent, "the folder", "choose a file in a folder you can write to")
     except data.DataFolderError as err:
         raise ValueError(f"cannot save a model as {path}: {err}") from None
     return path

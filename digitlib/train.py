@@ -161,7 +161,7 @@ def train(
         backup = distribute.worker_folder(Path(backup_dir), strategy)
         check_backup(backup, record)
         try:
-            data.check_data_folder(backup)
+            data.check_data_folder(backup, "the checkpoint folder", "choose a --backup-dir you can write to")
         except data.DataFolderError as err:
             raise ValueError(f"cannot keep checkpoints in {backup}: {err}") from None
     calibrate = recipe.draws if calibrate is None else calibrate

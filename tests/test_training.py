@@ -422,11 +422,6 @@ def test_the_command_line_refuses_an_output_it_cannot_write(tmp_path, capsys, re
     ]  # nothing trained, nothing written
 
 
-@pytest.mark.xfail(
-    reason="the error for an unwritable --output or --backup-dir calls it 'the data folder' and says to point "
-    "DIGITLIB_DATA_DIR elsewhere, which does not change where the model goes (see /tmp/port/BUGS-training.md)",
-    strict=True,
-)
 def test_an_unwritable_output_folder_is_not_called_the_data_folder(capsys, read_only_folder, monkeypatch):
     monkeypatch.delenv("DIGITLIB_DATA_DIR", raising=False)
     assert run_main(["--recipe", "simple", "--output", str(read_only_folder / "m.keras")]) == 2
