@@ -216,19 +216,19 @@ def test_notebook_08_temperature_scaling_is_calibration_apply_and_fit_temperatur
         assert fit(probabilities, labels) == pytest.approx(factor, rel=0.1), name  # T undoes the factor
 
 
-def test_notebook_09_builds_the_sequence_reader_as_pen_sequence_does():
+def test_notebook_10_builds_the_sequence_reader_as_pen_sequence_does():
     from digitlib.pen_sequence import CHANNELS, POINTS, build_sequence_model
 
     namespace = {"keras": keras, "layers": keras.layers, "POINTS": POINTS, "CHANNELS": CHANNELS}
-    cells = tagged_source("09_follow_the_pen.ipynb").split("\n\nfusion = ")[0]  # the model cells, not the fusion
-    exec(compile(cells, "09_follow_the_pen.ipynb [same-as-package]", "exec"), namespace)
+    cells = tagged_source("10_follow_the_pen.ipynb").split("\n\nfusion = ")[0]  # the model cells, not the fusion
+    exec(compile(cells, "10_follow_the_pen.ipynb [same-as-package]", "exec"), namespace)
     for knobs in ({}, {"width": 16, "heads": 2, "dropout": 0.1}):
         ours, package = namespace["build_sequence_model"](**knobs), build_sequence_model(**knobs)
         assert structure(ours) == structure(package)
         assert ours.count_params() == package.count_params()
 
 
-def test_notebook_09_fuses_as_the_recogniser_does(recognizer):
+def test_notebook_10_fuses_as_the_recogniser_does(recognizer):
     from digitlib.drawing import Drawing
     from digitlib.pen_digits import load_pen_digits
 
@@ -245,8 +245,8 @@ def test_notebook_09_fuses_as_the_recogniser_does(recognizer):
         "fused": recognizer.readout(images, strokes).probabilities,
         "print": lambda *args: None,
     }
-    fusion_cell = "fusion = " + tagged_source("09_follow_the_pen.ipynb").split("\n\nfusion = ")[1]
-    exec(compile(fusion_cell, "09_follow_the_pen.ipynb [fusion]", "exec"), namespace)  # asserts the two agree
+    fusion_cell = "fusion = " + tagged_source("10_follow_the_pen.ipynb").split("\n\nfusion = ")[1]
+    exec(compile(fusion_cell, "10_follow_the_pen.ipynb [fusion]", "exec"), namespace)  # asserts the two agree
     np.testing.assert_allclose(namespace["ours"], namespace["fused"], atol=1e-5)
 
 
