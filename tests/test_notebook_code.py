@@ -1,6 +1,6 @@
 """The code the notebooks show is the code digitlib runs.
 
-Notebooks 03, 04, 06, 07, 08 and 09 write out, in cells tagged ``same-as-package``, what `digitlib` also defines for
+Notebooks 03, 04, 06, 07, 09 and 10 write out, in cells tagged ``same-as-package``, what `digitlib` also defines for
 the drawing pad and the command line: the three model architectures, the one-cycle schedule and ``compile``, the
 saliency gradient and SmoothGrad, the tutorials' canvas resize, temperature scaling and its fit. These tests run
 those cells and check that they build and compute the same as the package, so the two cannot drift apart.
@@ -193,10 +193,10 @@ def overconfident_and_underconfident() -> list[tuple[str, np.ndarray, np.ndarray
     return made
 
 
-def test_notebook_08_temperature_scaling_is_calibration_apply_and_fit_temperature(
+def test_notebook_09_temperature_scaling_is_calibration_apply_and_fit_temperature(
     shipped_probabilities, mnist_test_slice
 ):
-    namespace = run_cells("08_real_handwriting.ipynb", {"np": np, "optimize": optimize, "special": special})
+    namespace = run_cells("09_calibration.ipynb", {"np": np, "optimize": optimize, "special": special})
     scale, fit, nll = (namespace[n] for n in ("temperature_scale", "fit_temperature", "negative_log_likelihood"))
     sets = [("shipped model, MNIST", shipped_probabilities, mnist_test_slice[1]), *overconfident_and_underconfident()]
     certain = np.eye(10, dtype=np.float32)[[3, 1, 4]]  # exact zeros: both take the log of 1e-12 instead
