@@ -55,10 +55,10 @@ nbval: setup
 
 test: lint unit nbval
 
-# Before a release: the generated-input tests (tests/test_reliability.py, tests/test_fuzz.py) with ten times the
+# Before a release: the generated-input tests (test_reliability.py, test_fuzz.py, test_noise_fuzz.py) with ten times the
 # budget make test gives them.
 fuzz: setup
-	DIGITLIB_FUZZ_SCALE=10 $(BIN)/python -m pytest -n auto tests/test_reliability.py tests/test_fuzz.py
+	DIGITLIB_FUZZ_SCALE=10 $(BIN)/python -m pytest -n auto tests/test_reliability.py tests/test_fuzz.py tests/test_noise_fuzz.py
 
 # The browser test drives Debian's Chromium (no browser download is possible offline).
 browser-deps:

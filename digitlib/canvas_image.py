@@ -39,6 +39,12 @@ MAX_PARTS = 12
 #: Enclosed holes one digit's ink may have: the train writers' digits drawn the pad's way have at most 11 (99% have
 #: 4 or fewer: an 8's two loops, and specks of paper where strokes cross); noise has tens to thousands.
 MAX_HOLES = 12
+#: Ink this many times taller than wide is a 1, or a narrow 6, 8 or 9 drawn with a thin pen: the train and tune
+#: writers' digits that narrow are in one piece, with at most 3 holes and ink at most 2.5 times their height (on
+#: the pad, at their own pen and at 2 px). More pieces, holes or ink than `NARROW_LIMITS` is hatching or noise.
+NARROW_ASPECT = 3.0
+#: The most pieces, holes and ink length (in heights) ink of `NARROW_ASPECT` may have.
+NARROW_LIMITS = (3, 4, 3.0)
 
 
 @dataclass(frozen=True)
@@ -262,7 +268,8 @@ def holes(mask: np.ndarray) -> int:
 def is_texture(coverage: np.ndarray) -> bool:
     """Whether ink is a texture (noise, hatching, an area scribbled over) rather than strokes: far more ink length
     than strokes of its width could lay across its extent (`MAX_INK_LENGTH`), or far more enclosed holes than
-    digits have (`MAX_HOLES` for each digit's width of ink), or far more separate marks (`MAX_PARTS`)."""
+    digits have (`MAX_HOLES` for each digit's width of ink), or far more separate marks (`MAX_PARTS`); ink as narrow
+    as a 1 must be in a few pieces, with few holes (`NARROW_LIMITS`)."""
     mask = coverage > INK_THRESHOLD
     box = mask_box(mask)
     if box is None:
@@ -273,6 +280,11 @@ def is_texture(coverage: np.ndarray) -> bool:
     digits_across = max(1.0, box.width / max(box.height, 1))
     inked = mask[box.top : box.bottom, box.left : box.right]
     visible = coverage[box.top : box.bottom, box.left : box.right] > NOISE_FLOOR  # a 1-px line is one mark
-    if ndimage.label(visible, structure=np.ones((3, 3)))[1] > MAX_PARTS * digits_across:
+    parts = ndimage.label(visible, structure=np.ones((3, 3)))[1]
+    if box.height >= NARROW_ASPECT * box.width:  # only a 1 or a thin 6, 8, 9 is this narrow
+        most_parts, most_holes, most_length = NARROW_LIMITS
+        too_long = width > 0 and ink_length(coverage, width) > most_length * box.height
+        return parts > most_parts or too_long or holes(inked) > most_holes
+    if parts > MAX_PARTS * digits_across:
         return True
     return holes(inked) > MAX_HOLES * digits_across

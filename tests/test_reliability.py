@@ -101,6 +101,16 @@ def test_row_4_noise_and_specks_are_not_digits(recognizer):
     assert recognizer.predict_image(dot).digit is None
 
 
+def test_hatching_in_a_tall_strip_is_no_1_but_a_tall_1_is(recognizer):
+    """Round 2: dashes stacked in a strip (324×47) were a sure 1; only a 1's few pieces may be that narrow."""
+    strip = np.zeros((324, 47), np.uint8)
+    for top in range(6, 318, 26):
+        strip[top : top + 7, 4:43] = 255
+    assert not recognizer.predict_image(strip).is_confident
+    one = render_strokes([[(140, 20), (140, 260)]], 280, 12)
+    assert recognizer.predict_image(one).digit == 1
+
+
 def test_row_5_huge_coordinates_get_a_clear_error(recognizer):
     with pytest.raises(ValueError, match=r"coordinates are canvas pixels within"):
         recognizer.predict_number_strokes([[(1e300, 0), (-1e300, 280)]], 280, 20)
