@@ -1,8 +1,9 @@
 """The code the notebooks show is the code digitlib runs.
 
-Notebooks 03, 04, 06, 07, 09 and 10 write out, in cells tagged ``same-as-package``, what `digitlib` also defines for
-the drawing pad and the command line: the three model architectures, the one-cycle schedule and ``compile``, the
-saliency gradient and SmoothGrad, the tutorials' canvas resize, temperature scaling and its fit. These tests run
+Notebooks 03, 04, 06, 07, 09, 10 and 11 write out, in cells tagged ``same-as-package``, what `digitlib` also defines
+for the drawing pad and the command line: the three model architectures, the one-cycle schedule and ``compile``,
+the saliency gradient and SmoothGrad, the tutorials' canvas resize, temperature scaling and its fit, the sequence
+reader and its fusion, and the replay and frozen batch norm of a fine-tune. These tests run
 those cells and check that they build and compute the same as the package, so the two cannot drift apart.
 Notebook 07's cells tagged ``recipe-steps`` walk through the MNIST recipe in simpler code than
 `digitlib.preprocess.to_mnist`; they must give an image the model reads the same way and that looks the same, up
@@ -255,3 +256,43 @@ def _placed(strokes, rng):
 
     placed, pen = place_on_canvas(strokes, rng)
     return placed, 280, pen
+
+
+def test_notebook_11_replay_and_frozen_batch_norm_are_personalises(shipped):
+    from digitlib.nonsense import NONSENSE
+    from digitlib.personal import FineTuning, _fine_tuned_copy
+    from digitlib.replay import ReplayPool
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (n, 28, 28), dtype=np.uint8) for n in (3000, 1500, 300)]
+    pool = ReplayPool(images[0], rng.integers(0, 10, 3000), images[1], rng.integers(0, 10, 1500), images[2],
+                      images[0][:10], np.zeros(10, np.int64), {})  # fmt: skip
+    own_x, own_y = np.zeros((720, 28, 28), np.uint8), rng.integers(0, 10, 720)
+    namespace = {"keras": keras, "np": np, "NONSENSE": NONSENSE, "replay_pool": lambda: pool}
+    namespace |= {"own_x": own_x, "own_y": own_y}
+    run_cells("11_your_handwriting.ipynb", namespace)
+
+    # The replay mix: as many images of each source as personalise replays for 720 images of yours (its card's
+    # train_images), each a different image of that source.
+    settings = FineTuning()
+    replayed = round(settings.replay * len(own_x))
+    shares = {"mnist": settings.replay_mnist, "pen_digits": settings.replay_pen, "nonsense": settings.replay_nonsense}
+    mix_x, mix_y = namespace["mix_x"], namespace["mix_y"]
+    assert len(mix_x) == len(mix_y) == len(own_x) + replayed
+    start = len(own_x)
+    for (name, share), source in zip(shares.items(), images, strict=True):
+        count = round(replayed * share / sum(shares.values()))
+        part = mix_x[start : start + count]
+        known = {image.tobytes() for image in source}
+        assert len({image.tobytes() for image in part}) == count and all(image.tobytes() in known for image in part)
+        assert np.all(mix_y[start : start + count] == NONSENSE) == (name == "nonsense"), name
+        start += count
+    assert start == len(mix_x)
+
+    # Frozen batch norm: the same layers train, with the same weights, as in personalise's copy.
+    ours = namespace["copy_of"](shipped, freeze_batch_norm=True)
+    package = _fine_tuned_copy(shipped, settings, steps=10)
+    assert [layer.trainable for layer in ours.layers] == [layer.trainable for layer in package.layers]
+    assert not all(layer.trainable for layer in ours.layers)
+    for a, b in zip(ours.get_weights(), package.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
