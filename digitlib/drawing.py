@@ -194,8 +194,8 @@ class Drawing:
         clipped = clip_strokes(self.strokes, self.canvas, margin=self.pen / 2)
         if not clipped:
             return self.with_strokes(())
-        points = np.concatenate(clipped)
-        size = float((points.max(axis=0) - points.min(axis=0)).max())
+        low, high = zip(*(bounds(s) for s in clipped), strict=True)
+        size = float((np.max(high, axis=0) - np.min(low, axis=0)).max())
         step = max(RESAMPLE_PENS * self.pen, RESAMPLE_SHARE * size, 1e-3)
         resampled = [resample(s, step) for s in clipped]
         smallest = SPECK_FRACTION * max(width, height)
@@ -204,6 +204,12 @@ class Drawing:
         dots = {i for i in kept if is_dot(extents[i], self.pen)}
         lone = _lone(resampled, dots, kept, self.pen) if dots else set()
         return self.with_strokes([resampled[i] for i in kept if i not in lone])
+
+
+def bounds(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest x and y of points (n, 2), a column at a time (numpy is far slower along axis 0)."""
+    xs, ys = points[:, 0], points[:, 1]
+    return np.array([xs.min(), ys.min()]), np.array([xs.max(), ys.max()])
 
 
 def is_dot(extent: float, pen: float) -> bool:
@@ -216,7 +222,7 @@ def resample(stroke: np.ndarray, step: float) -> np.ndarray:
     ``step`` apart along it (the drawn points themselves, so corners stay); other strokes as they are."""
     if len(stroke) < 3:
         return stroke
-    distance = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(stroke, axis=0), axis=1))]
+    distance = np.r_[0.0, np.cumsum(np.hypot(np.diff(stroke[:, 0]), np.diff(stroke[:, 1])))]
     if len(stroke) <= RESAMPLE_SLACK * (distance[-1] / step + 2):
         return stroke
     marks = np.searchsorted(distance, np.arange(0.0, distance[-1], step))
@@ -269,8 +275,8 @@ def clip_strokes(strokes: Sequence[np.ndarray], canvas: tuple[int, int], margin:
     low, high = np.array([-margin, -margin]), np.array([canvas[0] + margin, canvas[1] + margin])
     clipped = []
     for points in strokes:
-        inside = np.all((points >= low) & (points <= high), axis=1)
-        if inside.all():
+        first, last = bounds(points)
+        if np.all(first >= low) and np.all(last <= high):
             clipped.append(points)
             continue
         if len(points) == 1:

@@ -124,11 +124,10 @@ class StrokePieces(Pieces):
         # starts at its own beginning.
         joined = np.zeros(len(kept), dtype=bool)
         joined[1:] = (kept[1:] == kept[:-1] + 1) & (t1[kept[:-1]] >= 1.0) & (t0[kept[1:]] <= 0.0)
-        firsts = [*np.flatnonzero(~joined), len(kept)]
-        return [
-            np.vstack([starts[kept[first]], ends[kept[first:stop]]])
-            for first, stop in zip(firsts[:-1], firsts[1:], strict=True)
-        ]
+        firsts = np.flatnonzero(~joined)
+        # Each piece is its first segment's start, then the ends of its segments: all at once, then split.
+        joined_up = np.insert(ends[kept], firsts, starts[kept[firsts]], axis=0)
+        return np.split(joined_up, firsts[1:] + np.arange(1, len(firsts)))
 
     def images(self, spans):
         images = []
@@ -162,7 +161,7 @@ class PixelPieces(Pieces):
         self.scale = scale
         labels, count = ndimage.label(coverage > PIECE_THRESHOLD, structure=np.ones((3, 3)))
         if count > max_pieces:  # noise-like ink: keep the largest pieces, the rest is not a number's ink
-            sizes = ndimage.sum_labels(np.ones_like(coverage), labels, index=np.arange(1, count + 1))
+            sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
             keep = np.argsort(-sizes, kind="stable")[:max_pieces] + 1
             relabel = np.zeros(count + 1, dtype=labels.dtype)
             relabel[keep] = np.arange(1, len(keep) + 1)
@@ -172,7 +171,9 @@ class PixelPieces(Pieces):
         boxes = [Box(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices]
         # A piece as thick as it is long is a dot or a blob (its thickness: twice its deepest inside point).
         depth = ndimage.distance_transform_edt(labels > 0)
-        thickness = 2 * np.asarray(ndimage.maximum(depth, labels, index=np.arange(1, count + 1))) if count else []
+        deepest = np.zeros(count + 1)  # per piece; np.maximum.at, not ndimage.maximum, which sorts every pixel
+        np.maximum.at(deepest, labels.ravel(), depth.ravel())
+        thickness = 2 * deepest[1:]
         dots = [i for i, box in enumerate(boxes) if is_dot(box.longest_side, thickness[i])]
         if dots:  # a dot or blob is no digit, as on the pad: its ink is left out
             relabel = np.arange(count + 1, dtype=labels.dtype)

@@ -53,8 +53,9 @@ def render_coverage(
         scaled = points * s - 0.5
         flat = [(float(x), float(y)) for x, y in scaled]
         if len(flat) > 1:
-            draw.line(flat, fill=255, width=line_width, joint="curve")
-        # Round caps and joins: a disc of the pen's diameter at every point.
+            draw.line(flat, fill=255, width=line_width)
+        # Round caps and joins: a disc of the pen's diameter at every point (Pillow's joint="curve" would draw the
+        # joins again, point by point in Python, at twice the cost of the whole drawing).
         for x, y in flat:
             draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
     small = big.reduce(s) if s > 1 else big
