@@ -34,7 +34,7 @@ from digitlib.canvas_image import (
     remove_specks,
     stroke_width,
 )
-from digitlib.drawing import Drawing, is_dot
+from digitlib.drawing import Drawing, bounds, is_dot
 from digitlib.images import BOX_SIZE, MNIST_SIZE
 from digitlib.render import render_coverage
 
@@ -227,10 +227,13 @@ def strokes_image(strokes: Sequence[np.ndarray], pen: float) -> np.ndarray | Non
     if not strokes:
         return None
     points = np.concatenate(strokes)
-    low, high = points.min(axis=0), points.max(axis=0)
+    low, high = bounds(points)
     extent = float((high - low).max())
-    if is_dot(extent + pen, pen) or sharp_turns(strokes) > MAX_SHARP_TURNS:
-        return None
+    steps = np.hypot(np.diff(points[:, 0]), np.diff(points[:, 1]))
+    steps[np.cumsum([len(s) for s in strokes])[:-1] - 1] = 0.0  # the pen's jumps between strokes draw nothing
+    length = float(steps.sum())
+    if is_dot(extent + pen, pen) or length > MAX_INK_LENGTH * (extent + pen) or sharp_turns(strokes) > MAX_SHARP_TURNS:
+        return None  # a dot, a texture (a spiral, a scribbled-over area) or a scribble: no digit
     width = float(np.clip(BOX_SIZE * pen / (extent + pen), MIN_STROKE_WIDTH, MAX_STROKE_WIDTH))
     scale = (BOX_SIZE - width) / extent
     # One px of margin on each side; coordinates continuous, as on the canvas.

@@ -314,7 +314,7 @@ class Recognizer:
         """
         ink = canvas_image.extract_ink(image)
         coverage = canvas_image.remove_specks(ink.coverage)
-        if canvas_image.is_texture(coverage):
+        if canvas_image.is_texture(coverage, one_digit=True):
             return self._prediction(None, None)  # noise or a scribbled-over area: nothing to read
         mnist = preprocess.ink_to_mnist(coverage)
         box = canvas_image.ink_box(coverage)

@@ -2,10 +2,11 @@
 
 Seeded random canvases, 1,000 in ``make test`` and 10,000 in ``make fuzz`` (``DIGITLIB_FUZZ_SCALE=10``): gaussian,
 uniform, salt-and-pepper and blurred noise, blots, hatching and cross-hatching, 64 to 2,000 px long and of aspect
-1:8 to 8:1, dark on light or light on dark, grey or RGB, uint8 or float. Hatching has at least 4 lines, so none of
-it is a single bar (which is a fair 1). `predict_image` may find no digit or be unsure; at most 3 in 1,000 may be
-sure (`MOST_SURE`: the issue's aim is none). The generator is written here, apart from `digitlib.nonsense` (what
-the model was taught with), so the test does not grade the model on its lessons.
+1:8 to 8:1, dark on light or light on dark, grey or RGB, uint8 or float. Hatching has at least 4 lines and blots
+come 3 or more, so none of it is a single bar or dash (which is a fair 1). `predict_image` may find no digit or be
+unsure; at most 1 in 1,000 may be sure (`MOST_SURE`: the issue's aim is none). The generator is written here,
+apart from `digitlib.nonsense` (what the model was taught with), so the test does not grade the model on its
+lessons.
 """
 
 from __future__ import annotations
@@ -42,6 +43,15 @@ def hatching(shape: tuple[int, int], rng: np.random.Generator, sets: int) -> np.
     return ink.astype(np.float64)
 
 
+def blots(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Blurred noise cut at a level: at least 3 separate blots (a lone blot is a dash, the mark a 1 is)."""
+    smooth = ndimage.gaussian_filter(rng.random(shape), rng.uniform(1, 6))
+    level = rng.uniform(0.5, 0.6)
+    while level > 0.5 and ndimage.label(smooth > level)[1] < 3:
+        level -= 0.01
+    return (smooth > level).astype(np.float64)
+
+
 def noise_canvas(rng: np.random.Generator) -> np.ndarray:
     shape = canvas_shape(rng)
     kind = int(rng.integers(0, 7))
@@ -54,8 +64,8 @@ def noise_canvas(rng: np.random.Generator) -> np.ndarray:
     elif kind == 3:
         ink = ndimage.gaussian_filter(rng.random(shape), rng.uniform(1, 8))
         ink = (ink - ink.min()) / max(float(np.ptp(ink)), 1e-9)
-    elif kind == 4:  # blots
-        ink = (ndimage.gaussian_filter(rng.random(shape), rng.uniform(1, 6)) > rng.uniform(0.5, 0.6)).astype(float)
+    elif kind == 4:
+        ink = blots(shape, rng)
     else:
         ink = hatching(shape, rng, sets=kind - 4)
     ink = ink.clip(0, 1)
@@ -66,9 +76,10 @@ def noise_canvas(rng: np.random.Generator) -> np.ndarray:
     return ink if rng.random() < 0.2 else (ink * 255).astype(np.uint8)
 
 
-#: The most canvases in a thousand read as sure. The aim is none; 0.15% still are (mostly sparse salt noise on
-#: canvases over 1,500 px, which the reduction to 512 px turns into one solid bar, and blots of a few pixels).
-MOST_SURE = 3 / 1000
+#: The most canvases in a thousand read as sure. The aim is none: none of make test's 1,000 is, and 3 of make fuzz's
+#: 10,000 still are (two canvases of blots where one short blot is left among specks, a dash a 1 could be, and a
+#: cross-hatched strip 7 times taller than wide).
+MOST_SURE = 1 / 1000
 
 
 def test_noise_and_hatching_of_any_aspect_are_almost_never_a_sure_digit(recognizer):

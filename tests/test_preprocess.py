@@ -201,6 +201,23 @@ def test_huge_canvas_is_downsampled_and_reads_the_same():
     assert aligned_correlation(pp.to_mnist(1 - small), pp.to_mnist(huge)) > 0.9
 
 
+@pytest.mark.parametrize("shape", [(1031, 517, 3), (2000, 17, 1), (600, 600, 3), (8000, 4000, 3)])
+def test_a_big_image_is_reduced_to_each_blocks_strongest_ink_exactly(shape):
+    """The fast reduction of opaque uint8 images (per-channel extremes) gives the strongest ink of every block."""
+    rng = np.random.default_rng(sum(shape))
+    image = np.full(shape, 240, np.uint8)
+    image[rng.random(shape[:2]) < 0.001] = rng.integers(0, 256, shape[2], dtype=np.uint8)  # sparse ink of any colour
+    factor = -(-max(shape[:2]) // canvas_image.MAX_WORK_SIDE)
+    ink = canvas_image.extract_ink(image)
+    assert ink.scale == factor and ink.coverage.shape == (-(-shape[0] // factor), -(-shape[1] // factor))
+    strongest = np.zeros(ink.coverage.shape, np.float32)  # the strongest ink of each block, pixel by pixel
+    ys, xs = np.nonzero(np.abs(image.astype(np.int16) - 240).max(axis=2))
+    np.maximum.at(
+        strongest, (ys // factor, xs // factor), np.abs(image[ys, xs].astype(np.int16) - 240).max(axis=1) / 255
+    )
+    np.testing.assert_array_equal(canvas_image._ink_difference(image, factor), strongest)
+
+
 @pytest.mark.parametrize(
     ("image", "message"),
     [

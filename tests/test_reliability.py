@@ -18,11 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from digitlib import nonsense, pen_augment, preprocess
+from digitlib import canvas_image, nonsense, pen_augment, preprocess, reading
 from digitlib.drawing import Drawing
 from digitlib.examples import template_strokes
 from digitlib.pad import DrawingPad
 from digitlib.pen_digits import load_pen_digits
+from digitlib.pieces import StrokePieces
 from digitlib.render import LOOKS, coverage_to_look, render_coverage, render_strokes
 
 
@@ -109,6 +110,45 @@ def test_hatching_in_a_tall_strip_is_no_1_but_a_tall_1_is(recognizer):
     assert not recognizer.predict_image(strip).is_confident
     one = render_strokes([[(140, 20), (140, 260)]], 280, 12)
     assert recognizer.predict_image(one).digit == 1
+
+
+def test_sparse_salt_on_a_big_canvas_is_no_1(recognizer):
+    """Round 2: salt noise on canvases over 1,500 px filled every block once reduced to 512 px: a sure 1."""
+    rng = np.random.default_rng(704)
+    salt = np.full((1719, 412), 255, np.uint8)
+    salt[rng.random(salt.shape) < 0.08] = 0
+    assert canvas_image.extract_ink(salt).coverage.max() == 0
+    assert recognizer.predict_image(salt).digit is None
+    assert recognizer.predict_number(salt).text == ""
+
+
+def test_tall_hatching_is_no_1_but_a_4_or_an_11_is_read(recognizer):
+    """Round 2: 11 slanted lines on 736×255 (ink under 3 times taller than wide) were a sure 1."""
+    lines = [[(x, 10), (x + 30, 726)] for x in np.linspace(20, 200, 11)]
+    hatching = render_strokes(lines, (255, 736), 4)
+    assert canvas_image.is_texture(canvas_image.extract_ink(hatching).coverage, one_digit=True)
+    assert recognizer.predict_image(hatching).digit is None
+    four = render_strokes([[(60, 40), (40, 170), (200, 170)], [(150, 60), (150, 250)]], 280, 16)  # two tall pieces
+    assert recognizer.predict_image(four).digit == 4
+    eleven = render_strokes([[(100, 40), (100, 240)], [(180, 40), (180, 240)]], 280, 16)
+    assert recognizer.predict_number(eleven).text == "11"
+
+
+def test_a_spiral_is_no_digit_however_it_is_cut(recognizer):
+    """Round 2: a 30-turn spiral across a wide canvas made 142 candidate digits of over 1,000 points each; ink
+    longer than `MAX_INK_LENGTH` times its extent is a texture, from strokes as from pixels."""
+    t = np.linspace(0, 60 * np.pi, 3000)
+    spiral = np.stack([1155 + 5.8 * t * np.cos(t), 222 + 1.1 * t * np.sin(t)], 1)
+    assert preprocess.strokes_image([spiral], 6.0) is None
+    assert recognizer.predict_strokes([spiral], (2311, 444), 6.0).digit is None
+    found = reading.candidates(StrokePieces(Drawing([spiral, spiral + [30, 10]], (2311, 444), 6.0)))
+    assert len(found.readable) < len(found.spans) / 2  # most slices of it are the spiral's texture: not drawn
+
+    def length_in_extents(strokes):
+        points = np.concatenate(strokes)
+        return sum(np.hypot(*np.diff(s, axis=0).T).sum() for s in strokes) / np.ptp(points, axis=0).max()
+
+    assert max(length_in_extents(s.strokes) for s in load_pen_digits("all")) < canvas_image.MAX_INK_LENGTH / 3
 
 
 def test_row_5_huge_coordinates_get_a_clear_error(recognizer):
