@@ -15,8 +15,8 @@ Pen strokes (what the pad records) and pixels (a canvas image) go through one pr
    the primitives whose digits read best (dynamic programming, as in classic over-segmentation readers of cheques
    and postal codes): whether two touching digits are one digit or two is decided by what the model reads.
 
-The work is bounded whatever the drawing: at most `MAX_PRIMITIVES` primitives per block and `Pieces.max_span`
-candidates per primitive, and at most `MAX_BLOCKS` blocks (`NumberTooLong` beyond).
+The work is bounded whatever the drawing: at most `MAX_PRIMITIVES` primitives per block, `Pieces.max_span`
+candidates per primitive and `MAX_CANDIDATES` in all, and at most `MAX_BLOCKS` blocks (`NumberTooLong` beyond).
 """
 
 from __future__ import annotations
@@ -57,6 +57,10 @@ VALLEY_SHARE = 0.35
 MAX_PRIMITIVES = MAX_CUTS + 3
 #: A number is read in at most this many blocks (digits or groups of touching digits); more is refused.
 MAX_BLOCKS = 40
+#: The most candidate digits one reading draws (the tune writers' 3-5 digit numbers need at most 183): beyond it,
+#: every block's cuts are halved until the candidates fit, so a reading costs at most a few times a 4-digit
+#: number's, however much touching ink there is (long runs of touching digits are then cut less finely).
+MAX_CANDIDATES = 200
 #: Blocks further apart than this fraction of the typical height are never one digit.
 JOIN_GAP = 0.35
 #: Path score per digit: log of its probability plus this bonus (else the search prefers fewer digits).
@@ -252,6 +256,44 @@ class Candidates:
         return [self.drawn[i][2] for i in self.readable]
 
 
+def _primitives(
+    pieces: Pieces, blocks: list[list[int]], profiles: list, limits: list[int], typical: float
+) -> tuple[list[Part], list[float]]:
+    """Each block cut at up to its limit of cuts: the primitives left to right, and what each boundary costs."""
+    primitives: list[Part] = []
+    boundary_cost: list[float] = []
+    for index, (block, profile, limit) in enumerate(zip(blocks, profiles, limits, strict=True)):
+        cuts = choose_cuts(*profile, typical, limit, pieces.end_cuts) if limit else []
+        edges = [-np.inf, *cuts, np.inf]
+        primitives += [Part(index, lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+        boundary_cost += [0.0] + [pieces.cut_cost(block, x) for x in cuts]
+    return primitives, boundary_cost
+
+
+def _spans(primitives: list[Part], block_boxes: list[Box], typical: float, max_span: int) -> list[tuple[int, int]]:
+    """Runs of consecutive primitives, narrow enough and not across a wide gap: the candidate digits."""
+
+    def extent(part: Part) -> tuple[float, float]:
+        box = block_boxes[part.block]
+        return max(part.left, box.left), min(part.right, box.right)
+
+    spans: list[tuple[int, int]] = []
+    for first in range(len(primitives)):
+        for last in range(first, min(first + max_span, len(primitives))):
+            left, right = extent(primitives[first])[0], extent(primitives[last])[1]
+            if last > first and right - left > MAX_DIGIT_WIDTH * typical:
+                break
+            step = primitives[last - 1].block, primitives[last].block
+            if (
+                last > first
+                and step[0] != step[1]
+                and block_boxes[step[0]].gap_to(block_boxes[step[1]]) > JOIN_GAP * typical
+            ):
+                break
+            spans.append((first, last))
+    return spans
+
+
 def candidates(pieces: Pieces) -> Candidates:
     """Group the pieces into blocks, cut the blocks and draw every candidate digit (steps 1-4 of the module
     docstring). Raises `NumberTooLong` for more than `MAX_BLOCKS` blocks."""
@@ -266,34 +308,15 @@ def candidates(pieces: Pieces) -> Candidates:
     block_boxes = [Box.union(pieces.boxes[i] for i in block) for block in blocks]
     typical = max(float(np.median([b.height for b in block_boxes])), MIN_HEIGHT_WIDTHS * pieces.stroke_width, 1e-6)
 
-    primitives: list[Part] = []
-    boundary_cost: list[float] = []
-    for index, (block, box) in enumerate(zip(blocks, block_boxes, strict=True)):
-        limit = cuts_allowed(box.width, typical)
-        cuts = choose_cuts(*pieces.profile(block, box), typical, limit, pieces.end_cuts) if limit else []
-        edges = [-np.inf, *cuts, np.inf]
-        primitives += [Part(index, lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-        boundary_cost += [0.0] + [pieces.cut_cost(block, x) for x in cuts]
-
-    def extent(part: Part) -> tuple[float, float]:
-        box = block_boxes[part.block]
-        return max(part.left, box.left), min(part.right, box.right)
-
-    # Runs of consecutive primitives, narrow enough, not across a wide gap.
-    spans: list[tuple[int, int]] = []
-    for first in range(len(primitives)):
-        for last in range(first, min(first + pieces.max_span, len(primitives))):
-            left, right = extent(primitives[first])[0], extent(primitives[last])[1]
-            if last > first and right - left > MAX_DIGIT_WIDTH * typical:
-                break
-            step = primitives[last - 1].block, primitives[last].block
-            if (
-                last > first
-                and step[0] != step[1]
-                and block_boxes[step[0]].gap_to(block_boxes[step[1]]) > JOIN_GAP * typical
-            ):
-                break
-            spans.append((first, last))
+    limits = [cuts_allowed(box.width, typical) for box in block_boxes]
+    sized = zip(blocks, block_boxes, limits, strict=True)
+    profiles = [pieces.profile(block, box) if limit else None for block, box, limit in sized]
+    while True:
+        primitives, boundary_cost = _primitives(pieces, blocks, profiles, limits, typical)
+        spans = _spans(primitives, block_boxes, typical, pieces.max_span)
+        if len(spans) <= MAX_CANDIDATES or not any(limits):
+            break
+        limits = [limit // 2 for limit in limits]
 
     parts_of = []
     for first, last in spans:

@@ -23,7 +23,7 @@ from digitlib.drawing import Drawing
 from digitlib.examples import template_strokes
 from digitlib.pad import DrawingPad
 from digitlib.pen_digits import load_pen_digits
-from digitlib.pieces import StrokePieces
+from digitlib.pieces import PixelPieces, StrokePieces
 from digitlib.render import LOOKS, coverage_to_look, render_coverage, render_strokes
 
 
@@ -149,6 +149,17 @@ def test_a_spiral_is_no_digit_however_it_is_cut(recognizer):
         return sum(np.hypot(*np.diff(s, axis=0).T).sum() for s in strokes) / np.ptp(points, axis=0).max()
 
     assert max(length_in_extents(s.strokes) for s in load_pen_digits("all")) < canvas_image.MAX_INK_LENGTH / 3
+
+
+def test_a_long_run_of_touching_ink_is_read_from_at_most_max_candidates(recognizer):
+    """Round 2: 235 dashes across a 3,036-px canvas sent 1,290 candidate digits to the model from pixels."""
+    rng = np.random.default_rng(5)
+    dashes = [[(x, 236 + rng.uniform(-40, 40)), (x + rng.uniform(2, 20), 236)] for x in np.linspace(10, 3006, 235)]
+    image = render_strokes(dashes, (3036, 473), 1.0, supersample=1)
+    ink = canvas_image.extract_ink(image)
+    found = reading.candidates(PixelPieces(canvas_image.remove_specks(ink.coverage), ink.scale))
+    assert 0 < len(found.spans) <= reading.MAX_CANDIDATES
+    recognizer.predict_number(image)  # read, not refused
 
 
 def test_row_5_huge_coordinates_get_a_clear_error(recognizer):
