@@ -143,12 +143,17 @@ def is_number(value: object) -> bool:
         return False
 
 
+#: The "not sure" threshold of a model whose card has no calibration (a trained model's own threshold, chosen from
+#: data, is in its card: ``Recognizer.load().threshold``).
+CONFIDENCE_THRESHOLD = 0.8
+
+
 @dataclass(frozen=True)
 class Calibration:
     """What a model card keeps about a model's confidence: its temperature and its "not sure" threshold."""
 
     temperature: float = 1.0
-    threshold: float = 0.8
+    threshold: float = CONFIDENCE_THRESHOLD
     fitted_on: str = "not fitted"
     nll_before: float | None = None
     nll_after: float | None = None

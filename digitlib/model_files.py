@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from digitlib import data
+from digitlib.calibration import CONFIDENCE_THRESHOLD
 from digitlib.files import TEMP_MARK, commit, remove_leftovers, temp_file
 
 
@@ -240,3 +241,20 @@ def load_card(model_path: str | os.PathLike | None = None) -> dict[str, Any]:
     if card is None:
         raise ModelFileError(f"No model card at {path}; it is written beside the model by digitlib.train.")
     return card
+
+
+def describe(model_path: str | os.PathLike | None = None) -> str:
+    """One line naming a model (the shipped one by default) from its card: what it learnt from and for how long,
+    its MNIST test accuracy and its "not sure" threshold. Notebooks 05-07 print it as the model in use."""
+    path = Path(SHIPPED_MODEL if model_path is None else model_path)
+    card = load_card(path)
+    which = "shipped with digitlib" if path == SHIPPED_MODEL else f"from {path}"
+    names = {"mnist": "MNIST images", "pen_digits": "pen digits", "nonsense": "nonsense images"}
+    sources = [f"{count:,} {names.get(name, name)}" for name, count in card.get("train_sources", {}).items()]
+    learnt = f" on {', '.join(sources)}" if sources else ""
+    accuracy = f"; MNIST test {card['test_accuracy']:.2%}" if "test_accuracy" in card else ""
+    threshold = card.get("calibration", {}).get("threshold")
+    sure = (
+        f"'not sure' below {threshold:g}" if threshold else f"no calibration ('not sure' below {CONFIDENCE_THRESHOLD})"
+    )
+    return f"{card.get('model', path.stem)}, {which}: {card.get('epochs', '?')} epochs{learnt}{accuracy}; {sure}"

@@ -7,6 +7,7 @@ and nonsense it must be unsure of. `compile_model` compiles a model the recipe's
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -121,3 +122,43 @@ def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int, repl
         loss = keras.losses.SparseCategoricalCrossentropy()
     model.compile(optimizer=make_optimizer(recipe, steps_per_epoch, replicas), loss=loss, metrics=["accuracy"])
     return model
+
+
+def notebook_04(epochs: int = 3) -> Recipe:
+    """What notebook 04's main run trains: digitlib's recipe on MNIST alone (no pen digits, nonsense or
+    calibration), at the architecture's default width, for ``epochs`` (its ``EPOCHS``)."""
+    return get_recipe("digitlib", epochs=epochs, pen_copies=0, nonsense_share=0.0, calibration_images=0, knobs={})
+
+
+def course_recipes() -> dict[str, dict[str, Any]]:
+    """The shipped model's recipe and notebook 04's: from its model's card once you have run it (with your
+    ``EPOCHS``), else the recipe it runs."""
+    from digitlib import model_files
+
+    yours = model_files.trained_model_path()
+    card = model_files.load_card(yours) if yours.is_file() else {}
+    return {"shipped": model_files.load_card()["recipe"], "notebook 04": card.get("recipe", notebook_04().to_dict())}
+
+
+def differences(recipes: dict[str, dict[str, Any]]) -> str:
+    """A table of the settings in which the named recipes (`Recipe.to_dict` dicts, or a card's) differ, one row
+    each; the augmentations' settings are compared one by one (``augment.rotation_deg``)."""
+
+    def flat(recipe: dict[str, Any]) -> dict[str, str]:
+        out = {}
+        for key, value in recipe.items():
+            items = value.items() if isinstance(value, dict) and key != "knobs" else [(None, value)]
+            for sub, item in items:
+                out[key if sub is None else f"{key}.{sub}"] = "none" if item is None else json.dumps(item)
+        return out
+
+    flats = {name: flat(recipe) for name, recipe in recipes.items()}
+    fields = list(dict.fromkeys(field for f in flats.values() for field in f))
+    rows = [["", *flats]] + [
+        [field, *(f.get(field, "-") for f in flats.values())]
+        for field in fields
+        if len({f.get(field, "-") for f in flats.values()}) > 1
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows)
+    return "\n".join(line.rstrip() for line in lines)

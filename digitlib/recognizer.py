@@ -32,7 +32,7 @@ import numpy as np
 
 from digitlib import canvas_image, preprocess, reading
 from digitlib.boxes import Box
-from digitlib.calibration import Calibration, apply_temperature
+from digitlib.calibration import CONFIDENCE_THRESHOLD, Calibration, apply_temperature
 from digitlib.drawing import Drawing, Strokes, as_drawing
 from digitlib.images import MNIST_SIZE, NUM_CLASSES, to_model_input
 from digitlib.model_files import (
@@ -55,10 +55,6 @@ __all__ = [
     "Readout",
     "Recognizer",
 ]
-
-#: The "not sure" threshold of a model whose card has no calibration (the shipped model's own threshold,
-#: chosen from data, is in its card: ``Recognizer.load().threshold``).
-CONFIDENCE_THRESHOLD = 0.8
 
 _BLANK_IMAGE = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.float32)
 _BLANK_IMAGE.setflags(write=False)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from digitlib import model_files
+from digitlib import model_files, recipes
 from digitlib.model_files import ModelFileError
 
 CARD = {"model": "tiny", "test_accuracy": 0.5, "recipe": {"epochs": 1}}
@@ -157,3 +157,36 @@ def test_a_model_of_the_wrong_shape_is_refused(tmp_path, input_shape, classes):
 
 def test_the_card_path_sits_beside_the_model():
     assert model_files.card_path("runs/digitlib_cnn.keras") == Path("runs/digitlib_cnn.json")
+
+
+def test_describe_names_the_shipped_model_from_its_card():
+    card = model_files.load_card()
+    line = model_files.describe()
+    assert line.startswith(f"{card['model']}, shipped with digitlib: {card['epochs']} epochs on ")
+    assert f"{card['train_sources']['mnist']:,} MNIST images" in line
+    assert f"MNIST test {card['test_accuracy']:.2%}" in line
+    assert line.endswith(f"'not sure' below {card['calibration']['threshold']:g}")
+
+
+def test_describe_says_when_a_model_has_no_calibration(tmp_path):
+    path = model_files.save_model(tiny_model(), tmp_path / "mine.keras", {"model": "mine", "epochs": 2})
+    assert model_files.describe(path) == f"mine, from {path}: 2 epochs; no calibration ('not sure' below 0.8)"
+
+
+def test_course_recipes_take_notebook_04s_from_its_card_once_it_has_run(cache_dir):
+    shipped = model_files.load_card()["recipe"]
+    assert recipes.course_recipes() == {"shipped": shipped, "notebook 04": recipes.notebook_04().to_dict()}
+    ran = recipes.notebook_04(epochs=1).to_dict()
+    model_files.save_model(tiny_model(), model_files.trained_model_path(), {"model": "digitlib_cnn", "recipe": ran})
+    assert recipes.course_recipes()["notebook 04"] == json.loads(json.dumps(ran))
+
+
+def test_differences_lists_only_the_settings_that_differ():
+    base = recipes.notebook_04().to_dict()
+    other = recipes.notebook_04(epochs=9).to_dict()
+    other["augment"] = {**other["augment"], "rotation_deg": 3.0}
+    table = recipes.differences({"a": base, "b": other}).splitlines()
+    assert [line.split()[0] for line in table[1:]] == ["epochs", "augment.rotation_deg"]
+    assert table[1].split() == ["epochs", "3", "9"]
+    assert recipes.differences({"a": base, "b": json.loads(json.dumps(base))}).split() == ["a", "b"]  # no rows
+    assert "none" in recipes.differences({"a": base, "c": recipes.get_recipe("classic").to_dict()})
