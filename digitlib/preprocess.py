@@ -34,7 +34,7 @@ from digitlib.canvas_image import (
     remove_specks,
     stroke_width,
 )
-from digitlib.drawing import Drawing, bounds, is_dot
+from digitlib.drawing import RESAMPLE_PENS, Drawing, bounds, is_dot, resample
 from digitlib.images import BOX_SIZE, MNIST_SIZE
 from digitlib.render import render_coverage
 
@@ -239,7 +239,8 @@ def strokes_image(strokes: Sequence[np.ndarray], pen: float) -> np.ndarray | Non
     # One px of margin on each side; coordinates continuous, as on the canvas.
     origin = low - (width / 2 + 1) / scale
     size = np.ceil((high - low) * scale + width + 2).astype(int)
-    scaled = [(a - origin) * scale for a in strokes]
+    # Points far denser than the pen drawn at this size needs add cost, not ink (a big digit drawn with a thin pen).
+    scaled = [resample((a - origin) * scale, RESAMPLE_PENS * width) for a in strokes]
     coverage = render_coverage(scaled, (int(size[0]), int(size[1])), width, supersample=STROKE_SUPERSAMPLE)
     if coverage.sum() <= 0:
         return None

@@ -312,3 +312,21 @@ def test_tutorial_resize_keeps_the_canvas_look_the_recipe_fixes():
     np.testing.assert_allclose(inverted, 1.0 - tutorial)
     recipe = pp.to_mnist(canvas)
     assert recipe.mean() < 0.3 < recipe.max()  # white ink on black, as MNIST
+
+
+def test_points_far_denser_than_the_pen_drawn_at_28_px_are_thinned_without_changing_the_image(monkeypatch):
+    """A big digit drawn with a thin pen: 20,000 points of a circle on a 4,000-px canvas, thinned on the canvas by
+    `Drawing.on_canvas` to the canvas pen's spacing, are still far denser than the pen drawn at 28×28 needs."""
+    t = np.linspace(0, 2 * np.pi, 20_000)
+    circle = Drawing([np.stack([2000 + 1500 * np.cos(t), 2000 + 1500 * np.sin(t)], 1)], 4000, 2.0)
+    drawn = []
+    render = pp.render_coverage
+    monkeypatch.setattr(
+        pp, "render_coverage", lambda strokes, *a, **k: drawn.append(strokes) or render(strokes, *a, **k)
+    )
+    thinned = pp.strokes_to_mnist(circle)
+    points = sum(len(s) for s in drawn[-1])
+    monkeypatch.setattr(pp, "resample", lambda stroke, step: stroke)
+    full = pp.strokes_to_mnist(circle)
+    assert points < len(circle.on_canvas.points) / 4
+    assert np.abs(thinned - full).mean() < 0.01 and np.abs(thinned - full).max() < 0.2  # a sub-pixel or two at edges
