@@ -132,11 +132,14 @@ def notebook_04(epochs: int = 3) -> Recipe:
 
 def course_recipes() -> dict[str, dict[str, Any]]:
     """The shipped model's recipe and notebook 04's: from its model's card once you have run it (with your
-    ``EPOCHS``), else the recipe it runs."""
+    ``EPOCHS``), else the recipe it runs (also while notebook 04 is still saving it)."""
     from digitlib import model_files
 
     yours = model_files.trained_model_path()
-    card = model_files.load_card(yours) if yours.is_file() else {}
+    try:
+        card = model_files.load_card(yours) if yours.is_file() else {}
+    except model_files.ModelFileError:  # a save in progress: its card is not in place yet
+        card = {}
     return {"shipped": model_files.load_card()["recipe"], "notebook 04": card.get("recipe", notebook_04().to_dict())}
 
 
