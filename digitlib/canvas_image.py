@@ -313,7 +313,8 @@ def is_texture(coverage: np.ndarray, one_digit: bool = False) -> bool:
     if box is None:
         return False
     width = stroke_width(coverage[box.top : box.bottom, box.left : box.right])
-    if width > 0 and ink_length(coverage, width) > MAX_INK_LENGTH * box.longest_side:
+    length = ink_length(coverage, width) if width > 0 else 0.0
+    if length > MAX_INK_LENGTH * box.longest_side:
         return True
     digits_across = max(1.0, box.width / max(box.height, 1))
     inked = mask[box.top : box.bottom, box.left : box.right]
@@ -325,8 +326,7 @@ def is_texture(coverage: np.ndarray, one_digit: bool = False) -> bool:
             return True
     if box.height >= NARROW_ASPECT * box.width:  # only a 1 or a thin 6, 8, 9 is this narrow
         most_parts, most_holes, most_length = NARROW_LIMITS
-        too_long = width > 0 and ink_length(coverage, width) > most_length * box.height
-        return parts > most_parts or too_long or holes(inked) > most_holes
+        return parts > most_parts or length > most_length * box.height or holes(inked) > most_holes
     if parts > MAX_PARTS * digits_across:
         return True
     return holes(inked) > MAX_HOLES * digits_across

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from digitlib import model_files
 from digitlib._tf import keras
 from digitlib.augment import AugmentConfig
 from digitlib.pen_augment import PenAugment
@@ -133,8 +134,6 @@ def notebook_04(epochs: int = 3) -> Recipe:
 def course_recipes() -> dict[str, dict[str, Any]]:
     """The shipped model's recipe and notebook 04's: from its model's card once you have run it (with your
     ``EPOCHS``), else the recipe it runs (also while notebook 04 is still saving it)."""
-    from digitlib import model_files
-
     yours = model_files.trained_model_path()
     try:
         card = model_files.load_card(yours) if yours.is_file() else {}
