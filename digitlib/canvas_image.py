@@ -30,22 +30,29 @@ INK_THRESHOLD = 0.35
 #: A connected piece of ink whose longest side is under this many stroke widths is a speck (a pen tap, a stray
 #: dot), not part of a digit.
 SPECK_WIDTHS = 1.25
+#: Ink whose largest mark is under this many times as long as the largest speck dropped from it is speckle (dust,
+#: noise, a few blots), not a digit with a tap beside it: a tap is about a pen wide, and a digit is several pen
+#: widths tall (the number reader assumes at least 3).
+SPECKLE_RATIO = 3.0
 #: Ink whose strokes, laid end to end, would be longer than this many times its extent is a texture (noise,
 #: hatching, a scribbled-over area, a spiral), not a digit: an 8, the longest digit, is about 4 times its height
-#: (the train and tune writers' pen strokes at most 5.5 times). It holds for pixels and for strokes alike.
+#: (the train and tune writers' pen strokes at most 5.5 times); strokes, measured exactly, have a tighter
+#: limit (`digitlib.preprocess.MAX_STROKE_LENGTH`).
 MAX_INK_LENGTH = 25.0
 #: Separate marks one digit may have (a 4 or a 5 drawn in three strokes, a crossed 7, an untidy pen): pieces of its
-#: ink, or strokes of one candidate digit (the shipped pen digits have at most 3).
+#: ink, or strokes of one candidate digit and the pieces they leave once cut (the shipped pen digits have at most 3
+#: strokes; the candidates cut from the tune writers' digits and numbers at most 10 pieces).
 MAX_PARTS = 12
 #: Enclosed holes one digit's ink may have: the train writers' digits drawn the pad's way have at most 11 (99% have
 #: 4 or fewer: an 8's two loops, and specks of paper where strokes cross); noise has tens to thousands.
 MAX_HOLES = 12
-#: Ink this many times taller than wide is a 1, or a narrow 6, 8 or 9 drawn with a thin pen: the train and tune
-#: writers' digits that narrow are in one piece, with at most 3 holes and ink at most 2.5 times their height (on
-#: the pad, at their own pen and at 2 px). More pieces, holes or ink than `NARROW_LIMITS` is hatching or noise.
+#: Ink this many times taller than wide is a 1, or a narrow 3, 6, 8 or 9 drawn with a thin pen: the train and tune
+#: writers' digits that narrow are in one piece, with at most 3 holes, ink at most 2.5 times their height, and a
+#: column down them crosses their strokes at most 4 times (the median over columns; on the pad, at their own pen and
+#: at 2 px). More pieces, holes, ink or crossings than `NARROW_LIMITS` is hatching or noise.
 NARROW_ASPECT = 3.0
-#: The most pieces, holes and ink length (in heights) ink of `NARROW_ASPECT` may have.
-NARROW_LIMITS = (3, 4, 3.0)
+#: The most pieces, holes, ink length (in heights) and crossings ink of `NARROW_ASPECT` may have.
+NARROW_LIMITS = (3, 4, 3.0, 5)
 #: One digit's pieces of ink at least half its height tall, for each digit's width of ink: the train and tune
 #: writers' digits on the pad have at most 2 (a 4 or an 8 in two strokes); more side by side is hatching. (A
 #: number may be that many 1s, so this holds for one digit only.)
@@ -269,11 +276,15 @@ def remove_specks(coverage: np.ndarray) -> np.ndarray:
 
     A piece is a connected component of ink; it is a speck when its longest side is under
     :data:`SPECK_FRACTION` of the image's longest side, or under :data:`SPECK_WIDTHS` times
-    the stroke width of the rest.
+    the stroke width of the rest. When what is left is hardly larger than the specks (`SPECKLE_RATIO`), it is all
+    speckle, and no ink is left.
     """
-    labels, count = ndimage.label(coverage > 0, structure=np.ones((3, 3)))
-    if count == 0:
+    inked = coverage > 0
+    box = mask_box(inked)
+    if box is None:
         return coverage
+    region = (slice(box.top, box.bottom), slice(box.left, box.right))  # label only where there is ink: it is cheaper
+    labels, count = ndimage.label(inked[region], structure=np.ones((3, 3)))
     slices = ndimage.find_objects(labels)
     extents = np.array([max(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in slices])
     keep = extents >= SPECK_FRACTION * max(coverage.shape)
@@ -281,11 +292,15 @@ def remove_specks(coverage: np.ndarray) -> np.ndarray:
         # Measure the stroke width on the largest piece (cheap, and it is surely a stroke).
         largest = int(np.argmax(extents))
         piece = slices[largest]
-        width = stroke_width(np.where(labels[piece] == largest + 1, coverage[piece], 0.0))
+        width = stroke_width(np.where(labels[piece] == largest + 1, coverage[region][piece], 0.0))
         keep &= extents >= SPECK_WIDTHS * width
     if keep.all():
         return coverage
-    return np.where(np.isin(labels, np.flatnonzero(keep) + 1), coverage, 0.0).astype(np.float32)
+    cleaned = np.zeros(coverage.shape, dtype=np.float32)
+    if not keep.any() or extents[keep].max() < SPECKLE_RATIO * extents[~keep].max():
+        return cleaned
+    cleaned[region] = np.where(np.isin(labels, np.flatnonzero(keep) + 1), coverage[region], 0.0)
+    return cleaned
 
 
 def ink_length(coverage: np.ndarray, width: float) -> float:
@@ -300,6 +315,12 @@ def holes(mask: np.ndarray) -> int:
         return 0
     edge = np.unique(np.concatenate([paper[0], paper[-1], paper[:, 0], paper[:, -1]]))
     return count - int(np.count_nonzero(edge))
+
+
+def crossings(mask: np.ndarray) -> float:
+    """How many strokes a line down the ink crosses: the median over its columns (a 1 once, an 8 three times)."""
+    starts = np.count_nonzero(mask[1:] & ~mask[:-1], axis=0) + mask[0]
+    return float(np.median(starts))
 
 
 def is_texture(coverage: np.ndarray, one_digit: bool = False) -> bool:
@@ -325,8 +346,13 @@ def is_texture(coverage: np.ndarray, one_digit: bool = False) -> bool:
         if sum(height >= box.height / 2 for height in heights) > MAX_TALL_PARTS * digits_across:
             return True
     if box.height >= NARROW_ASPECT * box.width:  # only a 1 or a thin 6, 8, 9 is this narrow
-        most_parts, most_holes, most_length = NARROW_LIMITS
-        return parts > most_parts or length > most_length * box.height or holes(inked) > most_holes
+        most_parts, most_holes, most_length, most_crossings = NARROW_LIMITS
+        return (
+            parts > most_parts
+            or length > most_length * box.height
+            or holes(inked) > most_holes
+            or crossings(inked) > most_crossings
+        )
     if parts > MAX_PARTS * digits_across:
         return True
     return holes(inked) > MAX_HOLES * digits_across

@@ -142,7 +142,8 @@ class StrokePieces(Pieces):
                 for block, left, right in parts:
                     for index in block:
                         strokes.extend(self._cut(index, left, right))
-            if not strokes:
+            # More pieces than one digit's marks once cut (a spiral's slice crosses the band at every turn): no digit.
+            if not strokes or len(strokes) > MAX_PARTS:
                 images.append((None, None, None))
                 continue
             image = preprocess.strokes_image(strokes, self.stroke_width)
@@ -199,19 +200,31 @@ class PixelPieces(Pieces):
         return np.arange(left, right) + 0.5, region.sum(axis=0).astype(float)
 
     def images(self, spans):
+        height, width = self.coverage.shape
         images = []
         for parts in spans:
-            mask = np.zeros(self.coverage.shape, dtype=bool)
+            regions = []  # each part's pixels: its block's pieces (and the faint edges they own) between its cuts
             for block, left, right in parts:
                 box = Box.union(self.boxes[i] for i in block)
                 x0 = int(max(np.floor(left), box.left - self.OWN_MARGIN, 0))
-                x1 = int(min(np.ceil(right), box.right + self.OWN_MARGIN, self.coverage.shape[1]))
+                x1 = int(min(np.ceil(right), box.right + self.OWN_MARGIN, width))
                 y0 = int(max(box.top - self.OWN_MARGIN, 0))
-                y1 = int(min(box.bottom + self.OWN_MARGIN, self.coverage.shape[0]))
-                mask[y0:y1, x0:x1] |= np.isin(self.owner[y0:y1, x0:x1], np.asarray(block) + 1)
-            ink = np.where(mask, self.coverage, 0.0)
+                y1 = int(min(box.bottom + self.OWN_MARGIN, height))
+                regions.append((block, x0, x1, y0, y1))
+            # The candidate is drawn within its parts' rectangle, not the whole canvas: a long number has many.
+            left, top = min(r[1] for r in regions), min(r[3] for r in regions)
+            right, bottom = max(r[2] for r in regions), max(r[4] for r in regions)
+            mask = np.zeros((max(bottom - top, 0), max(right - left, 0)), dtype=bool)
+            for block, x0, x1, y0, y1 in regions:
+                if x1 > x0 and y1 > y0:
+                    owned = np.isin(self.owner[y0:y1, x0:x1], np.asarray(block) + 1)
+                    mask[y0 - top : y1 - top, x0 - left : x1 - left] |= owned
+            ink = np.where(mask, self.coverage[top:bottom, left:right], 0.0)
             box = ink_box(ink)
-            images.append((preprocess.ink_to_mnist(ink), box, None) if box is not None else (None, None, None))
+            if box is None:
+                images.append((None, None, None))
+                continue
+            images.append((preprocess.ink_to_mnist(ink), box.shifted(left, top), None))
         return images
 
     def canvas_box(self, box):

@@ -57,6 +57,10 @@ MAX_SHARP_TURNS = 5
 #: does not fade away; any pixel more than THIN_CORE inked is part of such a stroke.
 MIN_WORK_WIDTH = 3.0
 THIN_CORE = 0.2
+#: A pen path longer than this many times its extent (pen included) is a texture, not a digit: the exact length
+#: of strokes allows a tighter limit than `MAX_INK_LENGTH`'s estimate from pixels. Of 49,000 candidate digits cut
+#: from the tune writers' digits and numbers, none is over 7.2 (99.9% under 5.5).
+MAX_STROKE_LENGTH = 12.0
 #: Strokes are drawn at MNIST scale at this many times the size, then downsampled (anti-aliasing).
 STROKE_SUPERSAMPLE = 8
 
@@ -232,7 +236,8 @@ def strokes_image(strokes: Sequence[np.ndarray], pen: float) -> np.ndarray | Non
     steps = np.hypot(np.diff(points[:, 0]), np.diff(points[:, 1]))
     steps[np.cumsum([len(s) for s in strokes])[:-1] - 1] = 0.0  # the pen's jumps between strokes draw nothing
     length = float(steps.sum())
-    if is_dot(extent + pen, pen) or length > MAX_INK_LENGTH * (extent + pen) or sharp_turns(strokes) > MAX_SHARP_TURNS:
+    texture = length > MAX_STROKE_LENGTH * (extent + pen)
+    if is_dot(extent + pen, pen) or texture or sharp_turns(strokes) > MAX_SHARP_TURNS:
         return None  # a dot, a texture (a spiral, a scribbled-over area) or a scribble: no digit
     width = float(np.clip(BOX_SIZE * pen / (extent + pen), MIN_STROKE_WIDTH, MAX_STROKE_WIDTH))
     scale = (BOX_SIZE - width) / extent

@@ -90,12 +90,17 @@ def test_blank_canvas_gives_no_digit(recognizer):
 @pytest.mark.parametrize("overlaid", [(0, 1, 2, 3, 4, 5, 6, 7, 8, 9), (2, 3, 5)])
 def test_an_unclear_drawing_is_flagged_not_sure(recognizer, overlaid):
     # Several digits drawn over each other are no digit: the pad's reading must say it is unsure, or (when the
-    # pen turns back as often as in a scribble, all ten overlaid) that there is nothing to read.
+    # pen turns back as often as in a scribble, or its path is as long as a texture's: all ten overlaid) that there
+    # is nothing to read.
     scribble = [stroke for digit in overlaid for stroke in template_strokes(digit)]
     prediction = recognizer.predict_strokes(scribble, 280, PEN)
     assert not prediction.is_confident
-    turns = preprocess.sharp_turns([np.asarray(stroke, dtype=float) for stroke in scribble])
-    assert (prediction.digit is None) == (turns > preprocess.MAX_SHARP_TURNS)
+    arrays = [np.asarray(stroke, dtype=float) for stroke in scribble]
+    length = sum(np.hypot(*np.diff(a, axis=0).T).sum() for a in arrays)
+    extent = np.ptp(np.concatenate(arrays), axis=0).max() + PEN
+    scribble_turns = preprocess.sharp_turns(arrays) > preprocess.MAX_SHARP_TURNS
+    texture = length > preprocess.MAX_STROKE_LENGTH * extent or scribble_turns
+    assert (prediction.digit is None) == texture
 
 
 @pytest.mark.parametrize("text", ["2025", "1457", "380", "96"])
