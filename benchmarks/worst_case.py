@@ -13,6 +13,7 @@ written 5-digit number.
 
 First it reads the inputs that once hung (an 8000-px pen, strokes of up to a million points, 500 strokes of
 hatching) and prints each one's cost as a multiple of a plainly written 4-digit number's, read in the same run.
+Each time against that number is the least of a few runs, for the number and for the drawing.
 """
 
 from __future__ import annotations
@@ -239,10 +240,14 @@ def main(argv: list[str] | None = None) -> int:
         f"5-digit number; most model inputs for one reading: {most_inputs} "
         f"({most_inputs / max(reference['strokes_inputs'], reference['pixels_inputs']):.1f}x)"
     )
-    # The issue's measure: each reading against the plain 4-digit number's reading of the same kind.
+    # The issue's measure: each reading against the plain 4-digit number's reading of the same kind. The slowest
+    # few are timed again and keep the least of 3 runs, as the reference does: one run's noise only adds.
     per_reading = {}
     for name in ("strokes", "pixels"):
-        slowest = max((r for _, r in results), key=lambda r: r[f"{name}_seconds"])
+        slowest_few = sorted(results, key=lambda r: -r[1][f"{name}_seconds"])[:5]
+        for drawing, found in slowest_few:
+            found[f"{name}_seconds"] = min(cost(rec, counting, drawing)[f"{name}_seconds"] for _ in range(3))
+        slowest = max((r for _, r in slowest_few), key=lambda r: r[f"{name}_seconds"])
         per_reading[name] = slowest[f"{name}_seconds"] / four[f"{name}_seconds"]
         print(
             f"slowest from {name}: {slowest['kind']} on {slowest['canvas'][0]}x{slowest['canvas'][1]}, "

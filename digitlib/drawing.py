@@ -217,13 +217,13 @@ def is_dot(extent: float, pen: float) -> bool:
     return extent < DOT_EXTENT * pen
 
 
-def resample(stroke: np.ndarray, step: float) -> np.ndarray:
-    """A stroke with far more points than ``step`` spacing needs (`RESAMPLE_SLACK`), thinned to its points about
+def resample(stroke: np.ndarray, step: float, slack: float = RESAMPLE_SLACK) -> np.ndarray:
+    """A stroke with more than ``slack`` times the points ``step`` spacing needs, thinned to its points about
     ``step`` apart along it (the drawn points themselves, so corners stay); other strokes as they are."""
     if len(stroke) < 3:
         return stroke
     distance = np.r_[0.0, np.cumsum(np.hypot(np.diff(stroke[:, 0]), np.diff(stroke[:, 1])))]
-    if len(stroke) <= RESAMPLE_SLACK * (distance[-1] / step + 2):
+    if len(stroke) <= slack * (distance[-1] / step + 2):
         return stroke
     marks = np.searchsorted(distance, np.arange(0.0, distance[-1], step))
     keep = np.unique(np.r_[marks, len(stroke) - 1])
@@ -249,24 +249,21 @@ def _lone(strokes: list[np.ndarray], dots: set[int], kept: list[int], pen: float
     return lone
 
 
-def _clip_segment(a: np.ndarray, b: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[float, float] | None:
-    """The part of segment a-b inside the box [low, high] (Liang-Barsky), as parameters (t0, t1), or None."""
-    t0, t1 = 0.0, 1.0
-    delta = b - a
-    for axis in (0, 1):
-        for p, q in ((-delta[axis], a[axis] - low[axis]), (delta[axis], high[axis] - a[axis])):
-            if abs(p) < 1e-12:  # parallel to this edge (or nearly: the division would overflow)
-                if q < 0:
-                    return None
-                continue
-            t = q / p
-            if p < 0:
-                t0 = max(t0, t)
-            else:
-                t1 = min(t1, t)
-            if t0 > t1:
-                return None
-    return t0, t1
+def polyline_pieces(points: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> list[np.ndarray]:
+    """The pieces of a polyline left when each segment i (points i to i+1) is kept from parameter ``t0[i]`` to
+    ``t1[i]`` along it (none of it where t0 >= t1): consecutive kept segments are one piece where the first runs to
+    its end and the next starts at its beginning."""
+    kept = np.flatnonzero(t0 < t1) if len(t0) else np.zeros(0, int)
+    if not len(kept):
+        return []
+    a, b = points[:-1][kept], points[1:][kept]
+    starts, ends = a + t0[kept, None] * (b - a), a + t1[kept, None] * (b - a)
+    joined = np.zeros(len(kept), dtype=bool)
+    joined[1:] = (kept[1:] == kept[:-1] + 1) & (t1[kept[:-1]] >= 1.0) & (t0[kept[1:]] <= 0.0)
+    firsts = np.flatnonzero(~joined)
+    # Each piece is its first segment's start, then the ends of its segments: all at once, then split.
+    joined_up = np.insert(ends, firsts, starts[firsts], axis=0)
+    return np.split(joined_up, firsts[1:] + np.arange(1, len(firsts)))
 
 
 def clip_strokes(strokes: Sequence[np.ndarray], canvas: tuple[int, int], margin: float = 0.0) -> list[np.ndarray]:
@@ -281,26 +278,17 @@ def clip_strokes(strokes: Sequence[np.ndarray], canvas: tuple[int, int], margin:
             continue
         if len(points) == 1:
             continue  # a dot off the canvas
-        current: list[np.ndarray] = []
-        for a, b in zip(points[:-1], points[1:], strict=True):
-            span = _clip_segment(a, b, low, high)
-            if span is None:
-                if current:
-                    clipped.append(np.array(current))
-                    current = []
-                continue
-            start, end = a + span[0] * (b - a), a + span[1] * (b - a)
-            if current and np.allclose(current[-1], start):
-                current.append(end)
-            else:
-                if current:
-                    clipped.append(np.array(current))
-                current = [start, end]
-            if span[1] < 1.0:  # the segment leaves the canvas here
-                clipped.append(np.array(current))
-                current = []
-        if current:
-            clipped.append(np.array(current))
+        # Liang-Barsky for every segment at once: each edge of the box narrows the segment's parameters [t0, t1].
+        a, delta = points[:-1], np.diff(points, axis=0)
+        t0, t1 = np.zeros(len(a)), np.ones(len(a))
+        for axis in (0, 1):
+            for p, q in ((-delta[:, axis], a[:, axis] - low[axis]), (delta[:, axis], high[axis] - a[:, axis])):
+                parallel = np.abs(p) < 1e-12  # parallel to this edge (or nearly: the division would overflow)
+                t = q / np.where(parallel, 1.0, p)
+                t0 = np.where(~parallel & (p < 0), np.maximum(t0, t), t0)
+                t1 = np.where(~parallel & (p > 0), np.minimum(t1, t), t1)
+                t1 = np.where(parallel & (q < 0), -1.0, t1)  # wholly outside this edge
+        clipped += polyline_pieces(points, t0, np.where(t0 <= t1, t1, -1.0))
     return clipped
 
 

@@ -13,7 +13,7 @@ from scipy import ndimage
 from digitlib import preprocess
 from digitlib.boxes import Box
 from digitlib.canvas_image import INK_THRESHOLD, MAX_PARTS, ink_box, stroke_width
-from digitlib.drawing import Drawing, is_dot
+from digitlib.drawing import Drawing, is_dot, polyline_pieces
 from digitlib.render import render_coverage
 
 #: Cuts per typical digit height (`digitlib.reading.cuts_allowed`).
@@ -115,19 +115,7 @@ class StrokePieces(Pieces):
         ta, tb = (left - a[:, 0]) / safe_dx, (right - a[:, 0]) / safe_dx
         t0 = np.where(upright, np.where(inside, 0.0, 1.0), np.maximum(0.0, np.minimum(ta, tb)))
         t1 = np.where(upright, np.where(inside, 1.0, 0.0), np.minimum(1.0, np.maximum(ta, tb)))
-        kept = np.flatnonzero(t0 < t1)
-        if not len(kept):
-            return []
-        starts = a + t0[:, None] * (b - a)
-        ends = a + t1[:, None] * (b - a)
-        # A kept segment continues the piece before it when it follows a kept segment that ran to its end, and
-        # starts at its own beginning.
-        joined = np.zeros(len(kept), dtype=bool)
-        joined[1:] = (kept[1:] == kept[:-1] + 1) & (t1[kept[:-1]] >= 1.0) & (t0[kept[1:]] <= 0.0)
-        firsts = np.flatnonzero(~joined)
-        # Each piece is its first segment's start, then the ends of its segments: all at once, then split.
-        joined_up = np.insert(ends[kept], firsts, starts[kept[firsts]], axis=0)
-        return np.split(joined_up, firsts[1:] + np.arange(1, len(firsts)))
+        return polyline_pieces(points, t0, t1)
 
     def images(self, spans):
         images = []
