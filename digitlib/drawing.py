@@ -253,7 +253,7 @@ def polyline_pieces(points: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> list[
     """The pieces of a polyline left when each segment i (points i to i+1) is kept from parameter ``t0[i]`` to
     ``t1[i]`` along it (none of it where t0 >= t1): consecutive kept segments are one piece where the first runs to
     its end and the next starts at its beginning."""
-    kept = np.flatnonzero(t0 < t1) if len(t0) else np.zeros(0, int)
+    kept = np.flatnonzero(t0 < t1)
     if not len(kept):
         return []
     a, b = points[:-1][kept], points[1:][kept]
@@ -288,7 +288,7 @@ def clip_strokes(strokes: Sequence[np.ndarray], canvas: tuple[int, int], margin:
                 t0 = np.where(~parallel & (p < 0), np.maximum(t0, t), t0)
                 t1 = np.where(~parallel & (p > 0), np.minimum(t1, t), t1)
                 t1 = np.where(parallel & (q < 0), -1.0, t1)  # wholly outside this edge
-        clipped += polyline_pieces(points, t0, np.where(t0 <= t1, t1, -1.0))
+        clipped += polyline_pieces(points, t0, t1)
     return clipped
 
 
