@@ -217,13 +217,13 @@ def is_dot(extent: float, pen: float) -> bool:
     return extent < DOT_EXTENT * pen
 
 
-def resample(stroke: np.ndarray, step: float, slack: float = RESAMPLE_SLACK) -> np.ndarray:
-    """A stroke with more than ``slack`` times the points ``step`` spacing needs, thinned to its points about
+def resample(stroke: np.ndarray, step: float) -> np.ndarray:
+    """A stroke with far more points than ``step`` spacing needs (`RESAMPLE_SLACK`), thinned to its points about
     ``step`` apart along it (the drawn points themselves, so corners stay); other strokes as they are."""
     if len(stroke) < 3:
         return stroke
     distance = np.r_[0.0, np.cumsum(np.hypot(np.diff(stroke[:, 0]), np.diff(stroke[:, 1])))]
-    if len(stroke) <= slack * (distance[-1] / step + 2):
+    if len(stroke) <= RESAMPLE_SLACK * (distance[-1] / step + 2):
         return stroke
     marks = np.searchsorted(distance, np.arange(0.0, distance[-1], step))
     keep = np.unique(np.r_[marks, len(stroke) - 1])

@@ -244,9 +244,8 @@ def strokes_image(strokes: Sequence[np.ndarray], pen: float) -> np.ndarray | Non
     # One px of margin on each side; coordinates continuous, as on the canvas.
     origin = low - (width / 2 + 1) / scale
     size = np.ceil((high - low) * scale + width + 2).astype(int)
-    # Points denser than the pen drawn at this size needs add cost, not ink (a big digit drawn with a thin pen): each
-    # costs a disc, so all of them are thinned here, where the drawing keeps up to `RESAMPLE_SLACK` times as many.
-    scaled = [resample((a - origin) * scale, RESAMPLE_PENS * width, slack=1.0) for a in strokes]
+    # Points far denser than the pen drawn at this size needs add cost, not ink (a big digit drawn with a thin pen).
+    scaled = [resample((a - origin) * scale, RESAMPLE_PENS * width) for a in strokes]
     coverage = render_coverage(scaled, (int(size[0]), int(size[1])), width, supersample=STROKE_SUPERSAMPLE)
     if coverage.sum() <= 0:
         return None

@@ -326,7 +326,7 @@ def test_points_far_denser_than_the_pen_drawn_at_28_px_are_thinned_without_chang
     )
     thinned = pp.strokes_to_mnist(circle)
     points = sum(len(s) for s in drawn[-1])
-    monkeypatch.setattr(pp, "resample", lambda stroke, step, slack=1.0: stroke)
+    monkeypatch.setattr(pp, "resample", lambda stroke, step: stroke)
     full = pp.strokes_to_mnist(circle)
     assert points < len(circle.on_canvas.points) / 4
     assert np.abs(thinned - full).mean() < 0.01 and np.abs(thinned - full).max() < 0.2  # a sub-pixel or two at edges
