@@ -40,15 +40,16 @@ DIMENSIONS = 256
 #: Your drawings that vote on a reading.
 NEIGHBOURS = 5
 #: How fast a drawing's vote falls with its distance: a vote counts exp(-(1 - similarity) / WIDTH), less its value
-#: at `UNLIKE`. Same-digit nearest neighbours of one writer are ~0.75 alike (median), a vote of ~0.2; other
+#: at `UNLIKE`. Same-digit nearest neighbours of one writer are ~0.75 alike (median), a vote of ~0.08; other
 #: digits' are ~0.33 alike, and cast none.
-WIDTH = 0.2
+WIDTH = 0.1
 #: Drawings less alike than this cast no vote: five of them, all of one digit, would otherwise pull every reading
 #: a little towards it (enough to move a sure reading to "not sure").
 UNLIKE = 0.5
 #: How much a full vote multiplies its digit's probability by (1 + STRENGTH * vote): a typical same-digit
-#: neighbour's multiplies it by ~800 (chosen on the tune writers' stream, with `WIDTH`: see docs/measurements.md).
-STRENGTH = 4096.0
+#: neighbour's multiplies it by ~80. Chosen on the tune writers' stream, the strongest that leaves scribbles as
+#: unsure as the model alone left them (see docs/measurements.md).
+STRENGTH = 1024.0
 #: A copy: similarity 0.98 gives a vote of ~0.5, 0.9 one of ~0.04; a full copy's vote makes its label sure even over a
 #: sure reading (tried on the tune writers' stream: their own drawings are never such copies, so it changed nothing).
 COPY_WIDTH = 0.03
