@@ -253,6 +253,15 @@ def ink_box(coverage: np.ndarray) -> Box | None:
     return mask_box(coverage > INK_THRESHOLD)
 
 
+def with_frame(image: np.ndarray, width: int, dtype: type | None = None) -> np.ndarray:
+    """``image`` (2-D) inside a frame of zeros ``width`` px wide: ``np.pad(image, width)``, at a fraction of its
+    cost (it is called for every candidate digit of a number)."""
+    height, across = image.shape
+    framed = np.zeros((height + 2 * width, across + 2 * width), dtype=dtype or image.dtype)
+    framed[width : width + height, width : width + across] = image
+    return framed
+
+
 def stroke_width(coverage: np.ndarray) -> float:
     """Estimate the typical stroke width of ink, in pixels.
 
@@ -263,9 +272,13 @@ def stroke_width(coverage: np.ndarray) -> float:
     area = float(coverage.sum())
     if area <= 0:
         return 0.0
-    # Central differences: isotropic, so diagonal edges are measured as well as straight ones.
-    # The zero frame counts the edge of ink that touches the border (and allows a 1-px image).
-    dy, dx = np.gradient(np.pad(np.asarray(coverage, dtype=np.float32), 1))
+    # Central differences (np.gradient's, written out: it costs more than the rest): isotropic, so diagonal edges
+    # are measured as well as straight ones. The zero frame counts the edge of ink that touches the border.
+    framed = with_frame(coverage, 1, np.float32)
+    dy, dx = np.empty_like(framed), np.empty_like(framed)
+    dy[1:-1], dx[:, 1:-1] = (framed[2:] - framed[:-2]) / 2.0, (framed[:, 2:] - framed[:, :-2]) / 2.0
+    dy[0], dy[-1] = framed[1] - framed[0], framed[-1] - framed[-2]
+    dx[:, 0], dx[:, -1] = framed[:, 1] - framed[:, 0], framed[:, -1] - framed[:, -2]
     perimeter = float(np.sqrt(dx * dx + dy * dy).sum())
     discriminant = max(perimeter * perimeter / 4 - np.pi * area, 0.0)
     return (perimeter / 2 - np.sqrt(discriminant)) / (np.pi / 2)

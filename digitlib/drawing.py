@@ -270,8 +270,14 @@ def clip_strokes(strokes: Sequence[np.ndarray], canvas: tuple[int, int], margin:
     """The parts of strokes that lie on the canvas (grown by ``margin`` px each side): a stroke that leaves it is cut
     where it leaves and continues as a new stroke where it comes back; a stroke wholly off it disappears."""
     low, high = np.array([-margin, -margin]), np.array([canvas[0] + margin, canvas[1] + margin])
+    arrays = [points for points in strokes if len(points)]
+    if not arrays:
+        return []
+    first, last = bounds(np.concatenate(arrays))
+    if np.all(first >= low) and np.all(last <= high):
+        return arrays  # all on the canvas, as nearly every drawing is: one check, not one per stroke
     clipped = []
-    for points in strokes:
+    for points in arrays:
         first, last = bounds(points)
         if np.all(first >= low) and np.all(last <= high):
             clipped.append(points)

@@ -33,6 +33,7 @@ from digitlib.canvas_image import (
     ink_length,
     remove_specks,
     stroke_width,
+    with_frame,
 )
 from digitlib.drawing import RESAMPLE_PENS, Drawing, bounds, is_dot, resample
 from digitlib.images import BOX_SIZE, MNIST_SIZE
@@ -160,7 +161,7 @@ def ink_to_mnist(coverage: np.ndarray) -> np.ndarray | None:
     left, top, right, bottom = bounds
     extent = bounds.longest_side
     pad = 2
-    crop = np.pad(coverage[top:bottom, left:right], pad)
+    crop = with_frame(coverage[top:bottom, left:right], pad)
     width = stroke_width(crop)
     if width <= 0 or is_dot(extent, width):
         return None
@@ -173,7 +174,7 @@ def ink_to_mnist(coverage: np.ndarray) -> np.ndarray | None:
         crop = _set_stroke_width(crop, width, MIN_WORK_WIDTH / scale, core=THIN_CORE)
     margin = WORK_MARGIN / scale
     border = int(np.ceil(margin)) + 1
-    padded = np.pad(crop, border)
+    padded = with_frame(crop, border)
     start = pad + border  # where the ink's box begins in `padded`
     box = (start - margin, start - margin, start + bounds.width + margin, start + bounds.height + margin)
     size = (round(bounds.width * scale) + 2 * WORK_MARGIN, round(bounds.height * scale) + 2 * WORK_MARGIN)

@@ -51,13 +51,13 @@ def render_coverage(
         # Canvas coordinates are continuous, as in a browser (pixel i spans [i, i+1)); Pillow
         # puts integer coordinates on pixel centres, hence the -0.5.
         scaled = points * s - 0.5
-        flat = [(float(x), float(y)) for x, y in scaled]
-        if len(flat) > 1:
-            draw.line(flat, fill=255, width=line_width)
+        if len(scaled) > 1:
+            draw.line(scaled.ravel().tolist(), fill=255, width=line_width)  # flat [x0, y0, x1, ...]: no tuples
         # Round caps and joins: a disc of the pen's diameter at every point (Pillow's joint="curve" would draw the
         # joins again, point by point in Python, at twice the cost of the whole drawing).
-        for x, y in flat:
-            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+        centres = scaled.astype(np.float64, copy=False)  # boxes in double precision, whatever the points are
+        for disc in np.concatenate([centres - radius, centres + radius], axis=1).tolist():
+            draw.ellipse(disc, fill=255)
     small = big.reduce(s) if s > 1 else big
     return np.asarray(small, dtype=np.float32) / 255.0
 

@@ -129,6 +129,24 @@ def test_stroke_width_estimate_on_a_drawn_line(pen):
     assert canvas_image.stroke_width(np.zeros((10, 10))) == 0.0
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(
+        np.float32,
+        hnp.array_shapes(min_dims=2, max_dims=2, max_side=40),
+        elements=st.floats(0, 1, width=32),
+    )
+)
+def test_stroke_width_is_np_gradients_estimate_and_with_frame_is_np_pad(coverage):
+    """`stroke_width` writes np.gradient out (every candidate digit of a number pays for it): the same bits."""
+    dy, dx = np.gradient(np.pad(coverage, 1))
+    area, perimeter = float(coverage.sum()), float(np.sqrt(dx * dx + dy * dy).sum())
+    expected = 0.0 if area <= 0 else (perimeter / 2 - np.sqrt(max(perimeter**2 / 4 - np.pi * area, 0.0))) / (np.pi / 2)
+    assert canvas_image.stroke_width(coverage) == expected
+    framed = canvas_image.with_frame(coverage, 3)
+    assert framed.dtype == coverage.dtype and np.array_equal(framed, np.pad(coverage, 3))
+
+
 def test_coloured_ink_on_coloured_paper():
     coverage = drawn_coverage(template_strokes(4, 60, 40, 200), 280, 14)
     paper, ink = np.array([250, 240, 120]), np.array([30, 60, 200])
