@@ -44,6 +44,11 @@ class Pieces:
     stroke_width: float
     #: Whether blocks get a cut beside an upright stroke at their ends (`choose_cuts`).
     end_cuts: bool = False
+    #: The most candidate digits one reading draws: beyond it, the blocks with the most cuts get fewer
+    #: (`digitlib.reading.fewer_cuts`) until the candidates fit, so a reading costs at most a few times a 4-digit
+    #: number's, however much touching ink there is (a long run of touching digits is then cut less finely). From
+    #: strokes, where digits meet mostly at pen lifts, the tune writers' numbers read the same at 80 as at 200.
+    max_candidates: int = 80
 
     @property
     def max_span(self) -> int:
@@ -94,6 +99,9 @@ class StrokePieces(Pieces):
         # How often the pen crosses the vertical line at x: people lift the pen between digits.
         crossed = 0
         for i in block:
+            low, high = self._x_ranges[i]
+            if low > x or high < x:
+                continue  # wholly on one side: never crosses
             xs = self.strokes[i][:, 0]
             crossed += int(np.count_nonzero(np.diff(np.sign(xs - x)) != 0))
         return CUT_PENALTY * crossed
@@ -122,14 +130,16 @@ class StrokePieces(Pieces):
         for parts in spans:
             # Each stroke that reaches into a part leaves at least one piece in it: more than one digit's marks
             # (hatching, a scribbled area) is no digit, and is not cut up to find that out.
-            reaching = sum(
-                self._x_ranges[i][0] < right and self._x_ranges[i][1] >= left for b, left, right in parts for i in b
-            )
+            reaching = [
+                (i, left, right)
+                for block, left, right in parts
+                for i in block
+                if self._x_ranges[i][0] < right and self._x_ranges[i][1] >= left
+            ]
             strokes = []
-            if reaching <= MAX_PARTS:
-                for block, left, right in parts:
-                    for index in block:
-                        strokes.extend(self._cut(index, left, right))
+            if len(reaching) <= MAX_PARTS:
+                for index, left, right in reaching:
+                    strokes.extend(self._cut(index, left, right))
             # More pieces than one digit's marks once cut (a spiral's slice crosses the band at every turn): no digit.
             if not strokes or len(strokes) > MAX_PARTS:
                 images.append((None, None, None))
@@ -144,6 +154,7 @@ class PixelPieces(Pieces):
 
     OWN_MARGIN = 3  # px: faint edge pixels up to this far from a piece belong to it
     end_cuts = True  # a 1 fused with its neighbour shows no pen lift to cut at
+    max_candidates = 150  # touching ink has no pen lifts to cut at: finer cuts (fewer lose tune numbers)
 
     def __init__(self, coverage: np.ndarray, scale: int, max_pieces: int = 200) -> None:
         self.coverage = coverage
@@ -182,9 +193,15 @@ class PixelPieces(Pieces):
         else:
             self.owner = labels
 
+    def _members(self, block: list[int]) -> np.ndarray:
+        """For each label (0 = no piece), whether it is one of ``block``'s pieces: a lookup, cheaper than np.isin."""
+        members = np.zeros(len(self.boxes) + 1, dtype=bool)
+        members[np.asarray(block, dtype=int) + 1] = True
+        return members
+
     def profile(self, block, box):
         left, top, right, bottom = (int(v) for v in box)
-        region = np.isin(self.labels[top:bottom, left:right], np.asarray(block) + 1)
+        region = self._members(block)[self.labels[top:bottom, left:right]]
         return np.arange(left, right) + 0.5, region.sum(axis=0).astype(float)
 
     def images(self, spans):
@@ -205,7 +222,7 @@ class PixelPieces(Pieces):
             mask = np.zeros((max(bottom - top, 0), max(right - left, 0)), dtype=bool)
             for block, x0, x1, y0, y1 in regions:
                 if x1 > x0 and y1 > y0:
-                    owned = np.isin(self.owner[y0:y1, x0:x1], np.asarray(block) + 1)
+                    owned = self._members(block)[self.owner[y0:y1, x0:x1]]
                     mask[y0 - top : y1 - top, x0 - left : x1 - left] |= owned
             ink = np.where(mask, self.coverage[top:bottom, left:right], 0.0)
             box = ink_box(ink)
@@ -221,6 +238,6 @@ class PixelPieces(Pieces):
     def cut_cost(self, block, x):
         # The runs of ink down the column at x: how many strokes (or touching points) a cut there goes through.
         column = int(np.clip(np.floor(x), 0, self.coverage.shape[1] - 1))
-        inked = np.isin(self.labels[:, column], np.asarray(block) + 1).astype(np.int8)
+        inked = self._members(block)[self.labels[:, column]].astype(np.int8)
         runs = int(np.count_nonzero(np.diff(np.concatenate([[0], inked])) == 1))
         return PIXEL_CUT_PENALTY * runs

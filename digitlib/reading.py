@@ -16,7 +16,7 @@ Pen strokes (what the pad records) and pixels (a canvas image) go through one pr
    and postal codes): whether two touching digits are one digit or two is decided by what the model reads.
 
 The work is bounded whatever the drawing: at most `MAX_PRIMITIVES` primitives per block, `Pieces.max_span`
-candidates per primitive and `MAX_CANDIDATES` in all, and at most `MAX_BLOCKS` blocks (`NumberTooLong` beyond).
+candidates per primitive and `Pieces.max_candidates` in all, and at most `MAX_BLOCKS` blocks (`NumberTooLong` beyond).
 """
 
 from __future__ import annotations
@@ -57,10 +57,6 @@ VALLEY_SHARE = 0.35
 MAX_PRIMITIVES = MAX_CUTS + 3
 #: A number is read in at most this many blocks (digits or groups of touching digits); more is refused.
 MAX_BLOCKS = 40
-#: The most candidate digits one reading draws (the tune writers' 3-5 digit numbers need at most 183): beyond it,
-#: every block's cuts are halved until the candidates fit, so a reading costs at most a few times a 4-digit
-#: number's, however much touching ink there is (long runs of touching digits are then cut less finely).
-MAX_CANDIDATES = 200
 #: Blocks further apart than this fraction of the typical height are never one digit.
 JOIN_GAP = 0.35
 #: Path score per digit: log of its probability plus this bonus (else the search prefers fewer digits).
@@ -218,6 +214,15 @@ def _end_cuts(positions: np.ndarray, profile: np.ndarray, typical: float) -> lis
     return cuts
 
 
+def fewer_cuts(limits: list[int], found: int, most: int) -> list[int]:
+    """The blocks' cut limits lowered so that ``found`` candidates come nearer ``most``: the blocks with the most
+    cuts lose cuts first, by about the square root of the excess (a block's candidates grow about as its cuts
+    squared: more primitives, and more of them within a digit's width)."""
+    top = max(limits)
+    lower = max(0, min(top - 1, int(top * np.sqrt(most / found))))
+    return [min(limit, lower) for limit in limits]
+
+
 def size_penalty(box: Box, typical: float) -> float:
     """How implausible a candidate of this ink box is as one digit of a number of digits ``typical`` tall."""
     short = max(0.0, SHORTEST - box.height / typical)
@@ -314,9 +319,9 @@ def candidates(pieces: Pieces) -> Candidates:
     while True:
         primitives, boundary_cost = _primitives(pieces, blocks, profiles, limits, typical)
         spans = _spans(primitives, block_boxes, typical, pieces.max_span)
-        if len(spans) <= MAX_CANDIDATES or not any(limits):
+        if len(spans) <= pieces.max_candidates or not any(limits):
             break
-        limits = [limit // 2 for limit in limits]
+        limits = fewer_cuts(limits, len(spans), pieces.max_candidates)
 
     parts_of = []
     for first, last in spans:

@@ -189,6 +189,7 @@ def test_a_spiral_slice_with_more_pieces_than_a_digit_has_is_not_drawn(recognize
     band = ([0], 1440.0, 1490.0)  # a digit-wide band across the middle crosses every turn of it twice
     assert len(pieces._cut(0, *band[1:])) > canvas_image.MAX_PARTS
     assert pieces.images([[band]]) == [(None, None, None)]
+    pieces.max_candidates = 1000  # every slice the cuts make, as before the cap (the cap is tested below)
     found = reading.candidates(pieces)
     drawn = [strokes for _, _, strokes in found.drawn if strokes is not None]
     assert max(len(strokes) for strokes in drawn) <= canvas_image.MAX_PARTS
@@ -203,8 +204,21 @@ def test_a_long_run_of_touching_ink_is_read_from_at_most_max_candidates(recogniz
     image = render_strokes(dashes, (3036, 473), 3.0, supersample=1)
     ink = canvas_image.extract_ink(image)
     found = reading.candidates(PixelPieces(canvas_image.remove_specks(ink.coverage), ink.scale))
-    assert 0 < len(found.spans) <= reading.MAX_CANDIDATES
+    assert 0 < len(found.spans) <= PixelPieces.max_candidates
     recognizer.predict_number(image)  # read, not refused
+
+
+def test_a_reading_from_strokes_draws_at_most_its_own_cap_of_candidates(recognizer):
+    """Round 3: a 20-turn spiral across 2,933 px sent 148 slices of it to both readers, 139 of them drawn, at about
+    2 ms each; from strokes a reading draws at most `StrokePieces.max_candidates`, its widest blocks cut less finely
+    (`reading.fewer_cuts`), and still reads."""
+    t = np.linspace(0, 20 * np.pi, 3000)
+    spiral = np.stack([1466 + 7.3 * t * np.cos(t), 206 + t * np.sin(t)], 1)
+    found = reading.candidates(StrokePieces(Drawing([spiral], (2933, 413), 1.0)))
+    assert 0 < len(found.spans) <= StrokePieces.max_candidates < PixelPieces.max_candidates
+    assert reading.fewer_cuts([24, 10, 0], 400, 100) == [12, 10, 0]  # the most cut block first, by about √(excess)
+    assert reading.fewer_cuts([3, 3], 101, 100) == [2, 2]  # and always by at least one cut
+    recognizer.predict_number_strokes([spiral], (2933, 413), 1.0)  # read, not refused
 
 
 def test_row_5_huge_coordinates_get_a_clear_error(recognizer):
