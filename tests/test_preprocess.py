@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
+from scipy import ndimage
 
 from digitlib import canvas_image
 from digitlib import preprocess as pp
@@ -145,6 +146,38 @@ def test_stroke_width_is_np_gradients_estimate_and_with_frame_is_np_pad(coverage
     assert canvas_image.stroke_width(coverage) == expected
     framed = canvas_image.with_frame(coverage, 3)
     assert framed.dtype == coverage.dtype and np.array_equal(framed, np.pad(coverage, 3))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    hnp.arrays(np.bool_, hnp.array_shapes(min_dims=2, max_dims=2, max_side=40)),
+    st.integers(0, pp.MAX_NEAR_REACH + 2),
+)
+def test_distance_to_edge_is_scipys_transform_up_to_its_reach(mask, reach):
+    """The bounded passes stand in for scipy's distance transform when a stroke's width changes a little (each
+    candidate digit of a number pays for it): the same float64 bits under reach + 1 px, and at least that beyond."""
+    expected = ndimage.distance_transform_edt(mask)
+    found = pp._distance_to_edge(mask, reach)
+    near = expected < reach + 1
+    assert np.array_equal(found[near], expected[near])
+    assert (found[~near] >= reach + 1).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=2, max_side=40), elements=st.floats(0, 1, width=32)),
+    st.floats(0.5, 20),
+    st.floats(0.5, 20),
+)
+def test_changing_the_stroke_width_gives_the_full_transforms_image(coverage, current, target):
+    inside = coverage > 0.5
+    shift = (target - current) / 2
+    if shift < 0:
+        signed = np.where(inside, ndimage.distance_transform_edt(inside) - 0.5, -1.0)
+    else:
+        signed = np.where(inside, 1.0, 0.5 - ndimage.distance_transform_edt(~inside))
+    expected = np.clip(signed + 0.5 + shift, 0.0, 1.0).astype(np.float32)
+    assert np.array_equal(pp._set_stroke_width(coverage, current, target), expected)
 
 
 def test_coloured_ink_on_coloured_paper():
