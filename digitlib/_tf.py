@@ -17,4 +17,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-__all__ = ["keras", "tf"]
+__all__ = ["concrete_call", "keras", "tf"]
+
+
+def concrete_call(function):
+    """A ``tf.function`` with a fixed input signature, called straight through its one concrete function: the
+    same graph and the same results, without the argument binding of every ``tf.function`` call (about 0.3 ms,
+    a third of one digit's model call). The inputs must already have the signature's shapes."""
+    concrete = function.get_concrete_function()
+    dtypes = [spec.dtype for spec in concrete.structured_input_signature[0]]
+
+    def call(*inputs):
+        return concrete(*(tf.convert_to_tensor(x, dtype=dtype) for x, dtype in zip(inputs, dtypes, strict=True)))
+
+    return call

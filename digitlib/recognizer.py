@@ -155,7 +155,7 @@ class Recognizer:
         card: dict[str, Any] | None = None,
         sequence: SequenceReader | None = None,
     ) -> None:
-        from digitlib._tf import keras, tf
+        from digitlib._tf import concrete_call, keras, tf
 
         if sequence is not None and sequence.fusion is None:
             raise ValueError("a sequence reader needs a fusion to read with (python -m digitlib.fusion fits one)")
@@ -177,7 +177,7 @@ class Recognizer:
             probabilities, features = both(images, training=False)
             return probabilities, tf.reshape(features, (tf.shape(features)[0], -1))
 
-        self._call = call
+        self._call = concrete_call(call)  # images reach it checked (to_model_input)
         # Run once now: the first real prediction is then as fast as the others, and we check
         # that the model returns probabilities.
         probabilities = np.asarray(self._call(np.zeros((1, MNIST_SIZE, MNIST_SIZE, 1), dtype=np.float32))[0])

@@ -85,7 +85,7 @@ class SequenceReader:
     def __init__(
         self, model, fusion: Fusion | None = None, name: str = "sequence model", card: dict | None = None
     ) -> None:
-        from digitlib._tf import tf
+        from digitlib._tf import concrete_call, tf
 
         self.model = model
         self.fusion = fusion
@@ -99,11 +99,10 @@ class SequenceReader:
         # One digit (the pad's every reading) goes through XLA, which halves the call here (0.6 ms against
         # 1.3 ms); XLA compiles once per batch size, so the number reader's batches of any size take the plain
         # graph, whose overhead they share out.
-        self._one = tf.function(
-            call, input_signature=[tf.TensorSpec((1, POINTS, CHANNELS), tf.float32)], jit_compile=True
+        self._one = concrete_call(
+            tf.function(call, input_signature=[tf.TensorSpec((1, POINTS, CHANNELS), tf.float32)], jit_compile=True)
         )
-        call = tf.function(call, input_signature=signature, reduce_retracing=True)
-        self._call = call
+        self._call = concrete_call(tf.function(call, input_signature=signature, reduce_retracing=True))
         probabilities = np.asarray(self._call(np.zeros((2, POINTS, CHANNELS), np.float32)))[:1]  # traced now
         self._one(np.zeros((1, POINTS, CHANNELS), np.float32))  # compiled now: the first digit is as fast
         if probabilities.shape != (1, 10) or not np.isclose(probabilities.sum(), 1.0, atol=1e-3):
