@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from digitlib.drawing import bounds
+
 #: Points of every sequence. 64 covers a digit's turns (the prototype's choice on the tune writers).
 POINTS = 64
 #: Channels of every point: x, y, lift, dx, dy, t.
@@ -65,15 +67,17 @@ def pen_sequence(strokes: Sequence) -> np.ndarray:
         keep = np.sort(np.argsort(lengths)[::-1][:POINTS])
         arrays = [arrays[i] for i in keep]
     stacked = np.concatenate(arrays)
-    low, high = stacked.min(axis=0), stacked.max(axis=0)
+    low, high = bounds(stacked)
     centre = (low + high) / 2
     size = max(float((high - low).max()), 1e-9)
     arrays = [(a - centre) / size for a in arrays]
 
     cums = []
     for a in arrays:
-        steps = np.sqrt((np.diff(a, axis=0) ** 2).sum(axis=1))
-        cums.append(np.concatenate([[0.0], np.cumsum(steps)]))
+        step = a[1:] - a[:-1]  # np.diff's bits without its overhead: every candidate digit of a number pays it
+        cum = np.zeros(len(a))
+        np.cumsum(np.sqrt(step[:, 0] * step[:, 0] + step[:, 1] * step[:, 1]), out=cum[1:])
+        cums.append(cum)
     counts = _shares(np.array([c[-1] for c in cums]), POINTS)
 
     xy = np.empty((POINTS, 2))

@@ -152,11 +152,14 @@ def _fit_box(coverage: np.ndarray) -> np.ndarray | None:
 
 def _resample(stroke: np.ndarray, step: float) -> np.ndarray:
     """Points every ``step`` along a stroke, so a pen's jitter between them does not count as turns."""
-    distance = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(stroke, axis=0), axis=1))]
+    xs, ys = stroke[:, 0], stroke[:, 1]
+    dx, dy = xs[1:] - xs[:-1], ys[1:] - ys[:-1]  # np.diff and np.linalg.norm's bits, without their overhead
+    distance = np.zeros(len(stroke))
+    np.cumsum(np.sqrt(dx * dx + dy * dy), out=distance[1:])
     if distance[-1] < 2 * step:
         return stroke[:0]
     at = np.arange(0.0, distance[-1], step)
-    return np.stack([np.interp(at, distance, stroke[:, 0]), np.interp(at, distance, stroke[:, 1])], axis=1)
+    return np.stack([np.interp(at, distance, xs), np.interp(at, distance, ys)], axis=1)
 
 
 def sharp_turns(strokes: Sequence[np.ndarray]) -> int:
@@ -168,11 +171,13 @@ def sharp_turns(strokes: Sequence[np.ndarray]) -> int:
     step = SHARP_TURN_STEP * max(float(np.ptp(points, axis=0).max()), 1e-6)
     turns = 0
     for stroke in arrays:
-        steps = np.diff(_resample(stroke, step), axis=0)
-        if len(steps) < 2:
+        if len(stroke) < 3:
+            continue  # a dot or a straight line: no turn
+        points = _resample(stroke, step)
+        if len(points) < 3:
             continue
-        heading = np.arctan2(steps[:, 1], steps[:, 0])
-        turn = np.abs((np.diff(heading) + np.pi) % (2 * np.pi) - np.pi)
+        heading = np.arctan2(points[1:, 1] - points[:-1, 1], points[1:, 0] - points[:-1, 0])
+        turn = np.abs((heading[1:] - heading[:-1] + np.pi) % (2 * np.pi) - np.pi)
         turns += int(np.sum(turn > np.radians(SHARP_TURN_DEG)))
     return turns
 
