@@ -18,7 +18,6 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 #: Sure-but-wrong share the threshold is chosen for, on held-out data (MNIST and the tune writers): the product's
 #: target. 0.2% put a fifth of the tune writers' digits at "not sure" (docs/measurements.md).
@@ -61,6 +60,8 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
         logits -= logits.max(axis=1, keepdims=True)
         log_norm = np.log(np.exp(logits).sum(axis=1))
         return float((log_norm - logits[np.arange(len(labels)), labels]).mean())
+
+    from scipy.optimize import minimize_scalar  # here: scipy.optimize takes half a second to import
 
     result = minimize_scalar(loss, bounds=tuple(np.log(TEMPERATURES)), method="bounded")
     return float(np.exp(result.x))
