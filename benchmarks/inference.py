@@ -4,7 +4,7 @@ Measures, on a 280×280 canvas image of a drawn digit (what the pad sends):
 
 - ``Recognizer.predict_image``: preprocessing (the MNIST recipe) + the model call;
 - the preprocessing alone (``digitlib.preprocess.to_mnist``);
-- the model call alone (the ``tf.function``, one 28×28 image);
+- the model call alone (its traced graph, called straight, on one 28×28 image);
 - ``Recognizer.predict_strokes`` (what the pad calls) and ``predict_number`` on a 4-digit number;
 - for comparison, ``model.predict`` on one image (what tutorials do);
 - batch throughput of the model call (images per second).
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats
     print(summary("predict_image (preprocess + model)", measure(lambda: rec.predict_image(canvas), repeats)))
     print(summary("  preprocess only (to_mnist)", measure(lambda: preprocess.to_mnist(canvas), repeats)))
-    print(summary("  model call only (tf.function, 1 image)", measure(lambda: rec.predict_mnist(mnist), repeats)))
+    print(summary("  model call only (traced graph, 1 image)", measure(lambda: rec.predict_mnist(mnist), repeats)))
     print(summary("predict_strokes (the pad's path)", measure(lambda: rec.predict_strokes(strokes, 280, 18), repeats)))
     print(
         summary("predict_number (560×280, 4 digits)", measure(lambda: rec.predict_number(number_canvas), repeats // 2))
