@@ -45,9 +45,10 @@ class Pieces:
     #: Whether blocks get a cut beside an upright stroke at their ends (`choose_cuts`).
     end_cuts: bool = False
     #: The most candidate digits one reading draws: beyond it, the blocks with the most cuts get fewer
-    #: (`digitlib.reading.fewer_cuts`) until the candidates fit, so a reading costs at most a few times a 4-digit
-    #: number's, however much touching ink there is (a long run of touching digits is then cut less finely). From
-    #: strokes, where digits meet mostly at pen lifts, the tune writers' numbers read the same at 80 as at 200.
+    #: (`digitlib.reading.fewer_cuts`), then candidates join fewer blocks, until the candidates fit, so a reading
+    #: costs at most a few times a 4-digit number's, however much touching ink there is (a long run of touching
+    #: digits is then cut less finely). From strokes, where digits meet mostly at pen lifts, the tune writers'
+    #: numbers read the same at 80 as at 200.
     max_candidates: int = 80
 
     @property

@@ -16,7 +16,8 @@ Pen strokes (what the pad records) and pixels (a canvas image) go through one pr
    and postal codes): whether two touching digits are one digit or two is decided by what the model reads.
 
 The work is bounded whatever the drawing: at most `MAX_PRIMITIVES` primitives per block, `Pieces.max_span`
-candidates per primitive and `Pieces.max_candidates` in all, and at most `MAX_BLOCKS` blocks (`NumberTooLong` beyond).
+candidates per primitive and `Pieces.max_candidates` in all (fewer cuts first, then candidates that join fewer
+blocks), and at most `MAX_BLOCKS` blocks (`NumberTooLong` beyond).
 """
 
 from __future__ import annotations
@@ -316,12 +317,16 @@ def candidates(pieces: Pieces) -> Candidates:
     limits = [cuts_allowed(box.width, typical) for box in block_boxes]
     sized = zip(blocks, block_boxes, limits, strict=True)
     profiles = [pieces.profile(block, box) if limit else None for block, box, limit in sized]
+    longest = pieces.max_span
     while True:
         primitives, boundary_cost = _primitives(pieces, blocks, profiles, limits, typical)
-        spans = _spans(primitives, block_boxes, typical, pieces.max_span)
-        if len(spans) <= pieces.max_candidates or not any(limits):
+        spans = _spans(primitives, block_boxes, typical, longest)
+        if len(spans) <= pieces.max_candidates or (not any(limits) and longest == 1):
             break
-        limits = fewer_cuts(limits, len(spans), pieces.max_candidates)
+        if any(limits):
+            limits = fewer_cuts(limits, len(spans), pieces.max_candidates)
+        else:  # many narrow blocks and no cuts left (hatching): candidates join fewer blocks
+            longest -= 1
 
     parts_of = []
     for first, last in spans:

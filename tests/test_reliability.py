@@ -208,6 +208,25 @@ def test_a_long_run_of_touching_ink_is_read_from_at_most_max_candidates(recogniz
     recognizer.predict_number(image)  # read, not refused
 
 
+def test_hatching_of_narrow_blocks_keeps_to_the_cap_with_no_cuts_left(recognizer):
+    """Round 4: 23 slanted lines across 1,947×536 px (`worst_case.py --seed 1`) are 23 blocks too narrow to cut,
+    yet each began a candidate joining up to 8 of them: 210 from pixels and 185 from strokes, over both caps, at
+    8.8× a 4-digit number. With no cuts left to lose, candidates join fewer blocks until they fit."""
+    hatching = [np.array([[x, 10.0], [x + 40, 526.0]]) for x in np.linspace(10, 1897, 23)]
+    image = render_strokes(hatching, (1947, 536), 20.0, supersample=1)
+    ink = canvas_image.extract_ink(image)
+    cases = [
+        (PixelPieces(canvas_image.remove_specks(ink.coverage), ink.scale), PixelPieces.max_candidates),
+        (StrokePieces(Drawing(hatching, (1947, 536), 20.0)), StrokePieces.max_candidates),
+    ]
+    for pieces, cap in cases:
+        found = reading.candidates(pieces)
+        assert len(found.blocks) == 23 and not any(found.boundary_cost)  # every line its own block, none cut
+        assert 23 < len(found.spans) <= cap  # still some candidates that join neighbouring lines
+    recognizer.predict_number(image)  # read, not refused
+    recognizer.predict_number_strokes(hatching, (1947, 536), 20.0)
+
+
 def test_a_reading_from_strokes_draws_at_most_its_own_cap_of_candidates(recognizer):
     """Round 3: a 20-turn spiral across 2,933 px sent 148 slices of it to both readers, 139 of them drawn, at about
     2 ms each; from strokes a reading draws at most `StrokePieces.max_candidates`, its widest blocks cut less finely
