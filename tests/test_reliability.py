@@ -221,7 +221,7 @@ def test_hatching_of_narrow_blocks_keeps_to_the_cap_with_no_cuts_left(recognizer
     ]
     for pieces, cap in cases:
         found = reading.candidates(pieces)
-        assert len(found.blocks) == 23 and not any(found.boundary_cost)  # every line its own block, none cut
+        assert len(found.blocks) == len(found.primitives) == 23  # every line its own block, none cut
         assert 23 < len(found.spans) <= cap  # still some candidates that join neighbouring lines
     recognizer.predict_number(image)  # read, not refused
     recognizer.predict_number_strokes(hatching, (1947, 536), 20.0)
